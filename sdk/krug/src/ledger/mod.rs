@@ -1,0 +1,6 @@
+//! The bonus ledger: lots credited by accruals, consumed FIFO by expiry, reversed by refunds.
+//! `model` holds the types, `policy` the pure decisions over one member's account.
+
+pub mod model;
+
+pub use model::{BonusPolicy, Entry, EntryKind, Lot, LotMove, RefundOfSpent, Source};
