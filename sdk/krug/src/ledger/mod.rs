@@ -2,5 +2,7 @@
 //! `model` holds the types, `policy` the pure decisions over one member's account.
 
 pub mod model;
+pub mod policy;
 
 pub use model::{BonusPolicy, Entry, EntryKind, Lot, LotMove, RefundOfSpent, Source};
+pub use policy::{Account, BalanceView, Credit, Ctx, Dated, Debit, LedgerError, Plan, RefundSplit, ReversalOutcome, redemption_cap, refund_split};
