@@ -11,4 +11,5 @@
 
 pub mod ledger;
 pub mod status;
+pub mod tenant;
 pub mod types;
