@@ -13,6 +13,7 @@ mod clock;
 mod db;
 mod ids;
 mod macros;
+pub mod tenants;
 
 pub use clock::ManualClock;
 pub use db::{Backend, TestDb};

@@ -2,13 +2,26 @@
 //!
 //! Several partner businesses share one loyalty programme: a member earns bonuses at one partner
 //! and spends them at another, and climbs status tiers by buying across categories. This crate is
-//! the embeddable core: domain types, pure engines, and one store over SQLite and PostgreSQL.
+//! the embeddable core: domain types, pure engines (`ledger`, `status`), tenant configuration,
+//! personal-data encryption (`pii`), and one store over SQLite and PostgreSQL behind the [`Krug`]
+//! facade.
+//!
+//! Start at [`Krug::builder`]; see the crate README for a complete example.
 #![deny(missing_docs)]
-#![cfg_attr(
-    not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod error;
+mod facade;
 pub mod ledger;
 pub mod pii;
+pub mod status;
+mod store;
+pub mod tenant;
 pub mod types;
+
+pub use error::{Error, Result};
+pub use facade::{
+    Adjust, AdjustmentReceipt, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, Krug, KrugBuilder, MemberProfile,
+    Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
+};
+pub use store::{SqliteDurability, StoreError};
