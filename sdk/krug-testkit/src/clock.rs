@@ -18,9 +18,7 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock standing at `start` (converted to UTC).
     pub fn new(start: OffsetDateTime) -> Self {
-        Self {
-            now: Arc::new(Mutex::new(start.to_offset(UtcOffset::UTC))),
-        }
+        Self { now: Arc::new(Mutex::new(start.to_offset(UtcOffset::UTC))) }
     }
 
     /// A clock standing at an RFC 3339 instant, e.g. `"2026-03-01T12:00:00Z"`.
@@ -54,10 +52,7 @@ impl ManualClock {
         let mut now = self.lock();
         match now.checked_add(by) {
             Some(next) => *now = next,
-            None => panic!(
-                "ManualClock::advance({by}) from {} overflows OffsetDateTime",
-                *now
-            ),
+            None => panic!("ManualClock::advance({by}) from {} overflows OffsetDateTime", *now),
         }
     }
 

@@ -76,14 +76,8 @@ impl TestDb {
             Err(err) => panic!("TestDb::sqlite: cannot create a temp dir: {err}"),
         };
         let path: PathBuf = dir.path().join("krug.db");
-        let Some(path_str) = path.to_str() else {
-            panic!("TestDb::sqlite: temp path {} is not UTF-8", path.display())
-        };
-        TestDb {
-            url: format!("sqlite://{path_str}?mode=rwc"),
-            backend: Backend::Sqlite,
-            cleanup: Cleanup::Sqlite(dir),
-        }
+        let Some(path_str) = path.to_str() else { panic!("TestDb::sqlite: temp path {} is not UTF-8", path.display()) };
+        TestDb { url: format!("sqlite://{path_str}?mode=rwc"), backend: Backend::Sqlite, cleanup: Cleanup::Sqlite(dir) }
     }
 
     /// A new, empty PostgreSQL database, or `None` (after printing `SKIPPED (postgres): …` to
@@ -113,11 +107,7 @@ impl TestDb {
         if let Err(err) = admin(&admin_url, format!(r#"CREATE DATABASE "{name}""#)) {
             panic!("cannot create test database {name} through {DATABASE_URL_VAR}: {err}");
         }
-        Some(TestDb {
-            url,
-            backend: Backend::Postgres,
-            cleanup: Cleanup::Postgres { admin_url, name },
-        })
+        Some(TestDb { url, backend: Backend::Postgres, cleanup: Cleanup::Postgres { admin_url, name } })
     }
 
     /// The connection URL: `sqlite://<path>?mode=rwc` or `postgres://…/krug_t_<uuid>`.
@@ -174,18 +164,11 @@ fn admin(admin_url: &str, sql: String) -> Result<(), String> {
             .build()
             .map_err(|e| format!("cannot build a tokio runtime: {e}"))?;
         runtime.block_on(async {
-            let mut conn = PgConnection::connect(&admin_url)
-                .await
-                .map_err(|e| e.to_string())?;
+            let mut conn = PgConnection::connect(&admin_url).await.map_err(|e| e.to_string())?;
             // Simple protocol: CREATE/DROP DATABASE cannot run inside a transaction block.
-            sqlx::raw_sql(AssertSqlSafe(sql))
-                .execute(&mut conn)
-                .await
-                .map_err(|e| e.to_string())?;
+            sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await.map_err(|e| e.to_string())?;
             conn.close().await.map_err(|e| e.to_string())
         })
     });
-    worker
-        .join()
-        .map_err(|_| "the admin thread panicked".to_owned())?
+    worker.join().map_err(|_| "the admin thread panicked".to_owned())?
 }

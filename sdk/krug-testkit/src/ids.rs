@@ -31,10 +31,7 @@ impl SequentialIds {
     /// A generator whose ids carry `at` as their timestamp (times before 1970 are taken as 1970).
     pub fn starting_at(at: OffsetDateTime) -> Self {
         let millis = at.unix_timestamp_nanos() / 1_000_000;
-        Self {
-            unix_millis: u64::try_from(millis).unwrap_or(0),
-            counter: Arc::new(AtomicU64::new(0)),
-        }
+        Self { unix_millis: u64::try_from(millis).unwrap_or(0), counter: Arc::new(AtomicU64::new(0)) }
     }
 }
 

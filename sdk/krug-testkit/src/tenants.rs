@@ -8,23 +8,16 @@ use krug::tenant::TenantConfig;
 
 /// The launch tenant exactly as shipped in `tenants/svoy-krug/tenant.toml`.
 pub fn svoy_krug() -> TenantConfig {
-    load(
-        include_str!("../../../tenants/svoy-krug/tenant.toml"),
-        "svoy-krug",
-    )
+    load(include_str!("../../../tenants/svoy-krug/tenant.toml"), "svoy-krug")
 }
 
 /// `zelenyi-kvartal`: lifetime window, debt on refunds, half-up rounding, no hold, Yekaterinburg.
 pub fn other_tenant() -> TenantConfig {
-    load(
-        include_str!("../fixtures/other-tenant/tenant.toml"),
-        "other-tenant",
-    )
+    load(include_str!("../fixtures/other-tenant/tenant.toml"), "other-tenant")
 }
 
 fn load(text: &str, which: &str) -> TenantConfig {
-    TenantConfig::from_toml_str(text)
-        .unwrap_or_else(|errors| panic!("fixture tenant {which} is invalid:\n{errors}"))
+    TenantConfig::from_toml_str(text).unwrap_or_else(|errors| panic!("fixture tenant {which} is invalid:\n{errors}"))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub mod types;
 
 pub use error::{Error, Result};
 pub use facade::{
-    Adjust, AdjustmentReceipt, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, Krug, KrugBuilder, MemberProfile,
-    Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
+    Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, Krug, KrugBuilder,
+    MemberProfile, Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
 };
 pub use store::{SqliteDurability, StoreError};

@@ -63,6 +63,7 @@ CREATE TABLE purchases (
     redeemed             BIGINT NOT NULL CHECK (redeemed >= 0),
     accrued              BIGINT NOT NULL CHECK (accrued >= 0),
     refunded             BIGINT NOT NULL DEFAULT 0 CHECK (refunded >= 0 AND refunded <= amount),
+    contribution         BIGINT NOT NULL DEFAULT 0 CHECK (contribution >= 0),
     accrual_entry_id     UUID,
     accrual_lot_id       UUID,
     redemption_entry_id  UUID,

@@ -5,4 +5,7 @@ pub mod model;
 pub mod policy;
 
 pub use model::{BonusPolicy, Entry, EntryKind, Lot, LotMove, RefundOfSpent, Source};
-pub use policy::{Account, BalanceView, Credit, Ctx, Dated, Debit, LedgerError, Plan, RefundSplit, ReversalOutcome, redemption_cap, refund_split};
+pub use policy::{
+    Account, BalanceView, Credit, Ctx, Dated, Debit, LedgerError, Plan, RefundSplit, ReversalOutcome, redemption_cap,
+    refund_split,
+};

@@ -120,7 +120,7 @@ pub struct ReversalOutcome {
 }
 
 /// A member's balance as the member sees it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BalanceView {
     /// The ledger total: Σ entries (pending included, debt subtracted).
     pub total: Bonus,
@@ -137,7 +137,7 @@ pub struct BalanceView {
 }
 
 /// An amount with the instant it refers to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Dated {
     /// The instant (availability or expiry).
     #[serde(with = "time::serde::rfc3339")]
@@ -214,12 +214,7 @@ impl Account {
             return Err(LedgerError::Overflow);
         }
         lot.remaining = remaining;
-        moves.push(LotMove {
-            lot: id,
-            issuer: lot.issuer.clone(),
-            redeemer: redeemer.cloned(),
-            amount,
-        });
+        moves.push(LotMove { lot: id, issuer: lot.issuer.clone(), redeemer: redeemer.cloned(), amount });
         if !plan.new_lots.contains(&id) {
             plan.touched.insert(id);
         }
@@ -253,11 +248,7 @@ impl Account {
 
     /// Available lots in spending order: FIFO by expiry.
     fn spending_order(&self, now: OffsetDateTime) -> Vec<LotId> {
-        let mut lots: Vec<&Lot> = self
-            .lots
-            .iter()
-            .filter(|l| l.is_available(now) && !l.remaining.is_zero())
-            .collect();
+        let mut lots: Vec<&Lot> = self.lots.iter().filter(|l| l.is_available(now) && !l.remaining.is_zero()).collect();
         lots.sort_by_key(|l| (l.expires_at, l.available_at, l.id));
         lots.into_iter().map(|l| l.id).collect()
     }
@@ -401,11 +392,8 @@ impl Account {
             match policy {
                 RefundOfSpent::ClawBack => {
                     let mut order = self.spending_order(ctx.now);
-                    let mut pending: Vec<&Lot> = self
-                        .lots
-                        .iter()
-                        .filter(|l| l.is_pending(ctx.now) && !l.remaining.is_zero())
-                        .collect();
+                    let mut pending: Vec<&Lot> =
+                        self.lots.iter().filter(|l| l.is_pending(ctx.now) && !l.remaining.is_zero()).collect();
                     pending.sort_by_key(|l| (l.available_at, l.expires_at, l.id));
                     order.extend(pending.into_iter().map(|l| l.id));
                     order.retain(|id| *id != lot);

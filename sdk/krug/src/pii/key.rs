@@ -16,19 +16,13 @@ pub struct KeyId(String);
 
 fn is_key_id(value: &str) -> bool {
     (1..=32).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 impl KeyId {
     /// Parses a key id: 1–32 characters of `a-z 0-9 - _`.
     pub fn parse(value: &str) -> Result<KeyId, PiiError> {
-        if is_key_id(value) {
-            Ok(KeyId(value.to_owned()))
-        } else {
-            Err(PiiError::InvalidKeyId(value.to_owned()))
-        }
+        if is_key_id(value) { Ok(KeyId(value.to_owned())) } else { Err(PiiError::InvalidKeyId(value.to_owned())) }
     }
 
     /// The id text, as stored beside a ciphertext.
@@ -40,11 +34,7 @@ impl KeyId {
 impl TryFrom<String> for KeyId {
     type Error = PiiError;
     fn try_from(value: String) -> Result<Self, Self::Error> {
-        if is_key_id(&value) {
-            Ok(KeyId(value))
-        } else {
-            Err(PiiError::InvalidKeyId(value))
-        }
+        if is_key_id(&value) { Ok(KeyId(value)) } else { Err(PiiError::InvalidKeyId(value)) }
     }
 }
 
@@ -71,9 +61,7 @@ impl std::str::FromStr for KeyId {
 /// panic inside `rand`.
 pub(super) fn random_32() -> Result<[u8; 32], PiiError> {
     let mut bytes = [0u8; 32];
-    OsRng
-        .try_fill_bytes(&mut bytes)
-        .map_err(|_| PiiError::Encrypt)?;
+    OsRng.try_fill_bytes(&mut bytes).map_err(|_| PiiError::Encrypt)?;
     Ok(bytes)
 }
 
@@ -156,10 +144,7 @@ mod tests {
             assert!(KeyId::parse(good).is_ok(), "{good:?} must be accepted");
         }
         for bad in ["", "K1", "k 1", "k.1", "ключ", &"x".repeat(33)] {
-            assert_eq!(
-                KeyId::parse(bad),
-                Err(PiiError::InvalidKeyId(bad.to_owned()))
-            );
+            assert_eq!(KeyId::parse(bad), Err(PiiError::InvalidKeyId(bad.to_owned())));
         }
         assert!(serde_json::from_str::<KeyId>("\"Bad\"").is_err());
     }

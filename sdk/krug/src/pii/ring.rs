@@ -69,13 +69,8 @@ fn invalid(message: impl Into<String>) -> PiiError {
 
 /// Decodes one base64 key of exactly 32 bytes; `what` names it in the error, the bytes never do.
 fn decode_key(what: &str, text: &str) -> Result<[u8; 32], PiiError> {
-    let bytes = Zeroizing::new(
-        BASE64
-            .decode(text)
-            .map_err(|_| invalid(format!("{what} is not valid base64")))?,
-    );
-    <[u8; 32]>::try_from(bytes.as_slice())
-        .map_err(|_| invalid(format!("{what} must be 32 bytes, got {}", bytes.len())))
+    let bytes = Zeroizing::new(BASE64.decode(text).map_err(|_| invalid(format!("{what} is not valid base64")))?);
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| invalid(format!("{what} must be 32 bytes, got {}", bytes.len())))
 }
 
 /// A TOML error without the source excerpt: the excerpt, and a type error's quoted value, could be
@@ -89,9 +84,7 @@ fn describe_toml_error(input: &str, error: &toml::de::Error) -> String {
     };
     match error.span() {
         Some(span) => {
-            let line = input
-                .get(..span.start)
-                .map_or(1, |before| before.matches('\n').count() + 1);
+            let line = input.get(..span.start).map_or(1, |before| before.matches('\n').count() + 1);
             format!("{message} (line {line})")
         }
         None => message.to_owned(),
@@ -116,39 +109,27 @@ impl KeyRing {
     /// Refuses unknown fields, invalid key ids, keys that are not standard base64 of exactly 32
     /// bytes, an `active` id missing from `[keys]`, and an index key equal to a data key.
     pub fn from_toml_str(input: &str) -> Result<KeyRing, PiiError> {
-        let text: RingText =
-            toml::from_str(input).map_err(|e| invalid(describe_toml_error(input, &e)))?;
-        let active = KeyId::parse(&text.active).map_err(|_| {
-            invalid(format!(
-                "active key id {:?} is not a valid key id",
-                text.active
-            ))
-        })?;
+        let text: RingText = toml::from_str(input).map_err(|e| invalid(describe_toml_error(input, &e)))?;
+        let active = KeyId::parse(&text.active)
+            .map_err(|_| invalid(format!("active key id {:?} is not a valid key id", text.active)))?;
         let mut index_bytes = decode_key("index_key", &text.index_key)?;
         let index_key = IndexKey::from_bytes(index_bytes);
         index_bytes.zeroize();
         let mut keys = BTreeMap::new();
         for (name, value) in &text.keys {
-            let id = KeyId::parse(name)
-                .map_err(|_| invalid(format!("key id {name:?} is not a valid key id")))?;
+            let id = KeyId::parse(name).map_err(|_| invalid(format!("key id {name:?} is not a valid key id")))?;
             let mut bytes = decode_key(&format!("key {id}"), value)?;
             let key = DataKey::from_bytes(bytes);
             bytes.zeroize();
             if key.bytes() == index_key.bytes() {
-                return Err(invalid(format!(
-                    "key {id} equals index_key; they must differ"
-                )));
+                return Err(invalid(format!("key {id} equals index_key; they must differ")));
             }
             keys.insert(id, key);
         }
         if !keys.contains_key(&active) {
             return Err(invalid(format!("active key {active} is not in [keys]")));
         }
-        Ok(KeyRing {
-            active,
-            keys,
-            index_key,
-        })
+        Ok(KeyRing { active, keys, index_key })
     }
 
     /// A new ring with one random data key `id` (active) and a random index key, for an appliance's
@@ -178,11 +159,7 @@ impl KeyRing {
         // Key ids are `a-z 0-9 - _`, which TOML accepts as bare keys and inside quotes unescaped,
         // and base64 needs no escaping, so plain formatting is exact. Writing to a String cannot fail.
         let _ = writeln!(out, "active = \"{}\"", self.active);
-        let _ = writeln!(
-            out,
-            "index_key = \"{}\"",
-            BASE64.encode(self.index_key.bytes())
-        );
+        let _ = writeln!(out, "index_key = \"{}\"", BASE64.encode(self.index_key.bytes()));
         out.push_str("\n[keys]\n");
         for (id, key) in &self.keys {
             let _ = writeln!(out, "{id} = \"{}\"", BASE64.encode(key.bytes()));
@@ -214,46 +191,25 @@ impl KeyRing {
     /// [`super::aad`] for the row and field the result will be stored in; the same `aad` is needed
     /// to open it.
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Sealed, PiiError> {
-        let key = self
-            .keys
-            .get(&self.active)
-            .ok_or_else(|| PiiError::UnknownKey(self.active.clone()))?;
+        let key = self.keys.get(&self.active).ok_or_else(|| PiiError::UnknownKey(self.active.clone()))?;
         let mut nonce = [0u8; NONCE_LEN];
-        OsRng
-            .try_fill_bytes(&mut nonce)
-            .map_err(|_| PiiError::Encrypt)?;
+        OsRng.try_fill_bytes(&mut nonce).map_err(|_| PiiError::Encrypt)?;
         let body = cipher(key)
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
+            .encrypt(&XNonce::from(nonce), Payload { msg: plaintext, aad })
             .map_err(|_| PiiError::Encrypt)?;
         let mut ciphertext = Vec::with_capacity(NONCE_LEN + body.len());
         ciphertext.extend_from_slice(&nonce);
         ciphertext.extend_from_slice(&body);
-        Ok(Sealed {
-            key_id: self.active.clone(),
-            ciphertext,
-        })
+        Ok(Sealed { key_id: self.active.clone(), ciphertext })
     }
 
     /// Opens a field sealed under `key_id` with the same `aad`. Any mismatch — wrong key, wrong
     /// row or field, altered or truncated bytes — is [`PiiError::Decrypt`], without detail.
     pub fn open(&self, key_id: &KeyId, aad: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, PiiError> {
-        let key = self
-            .keys
-            .get(key_id)
-            .ok_or_else(|| PiiError::UnknownKey(key_id.clone()))?;
-        let (nonce, body) = ciphertext
-            .split_at_checked(NONCE_LEN)
-            .ok_or(PiiError::Decrypt)?;
+        let key = self.keys.get(key_id).ok_or_else(|| PiiError::UnknownKey(key_id.clone()))?;
+        let (nonce, body) = ciphertext.split_at_checked(NONCE_LEN).ok_or(PiiError::Decrypt)?;
         let nonce = <[u8; NONCE_LEN]>::try_from(nonce).map_err(|_| PiiError::Decrypt)?;
-        cipher(key)
-            .decrypt(&XNonce::from(nonce), Payload { msg: body, aad })
-            .map_err(|_| PiiError::Decrypt)
+        cipher(key).decrypt(&XNonce::from(nonce), Payload { msg: body, aad }).map_err(|_| PiiError::Decrypt)
     }
 
     /// [`KeyRing::seal`] for text fields (name, birthday in ISO form, phone in E.164).
@@ -263,12 +219,7 @@ impl KeyRing {
 
     /// [`KeyRing::open`] for text fields. Authentic bytes that are not UTF-8 (sealed by
     /// [`KeyRing::seal`] from raw bytes) are also [`PiiError::Decrypt`]; they are zeroed.
-    pub fn open_string(
-        &self,
-        key_id: &KeyId,
-        aad: &[u8],
-        ciphertext: &[u8],
-    ) -> Result<String, PiiError> {
+    pub fn open_string(&self, key_id: &KeyId, aad: &[u8], ciphertext: &[u8]) -> Result<String, PiiError> {
         let bytes = self.open(key_id, aad, ciphertext)?;
         String::from_utf8(bytes).map_err(|e| {
             e.into_bytes().zeroize();

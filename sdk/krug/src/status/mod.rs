@@ -17,7 +17,5 @@
 pub mod model;
 pub mod policy;
 
-pub use model::{
-    HeldStatus, Progress, SpendStats, StatusWindow, TierDecision, TierRule, TierRules,
-};
+pub use model::{HeldStatus, Progress, SpendStats, StatusWindow, TierDecision, TierRule, TierRules};
 pub use policy::{StatusError, evaluate, invite, uninvite};

@@ -71,10 +71,7 @@ impl TierRules {
             if days == 0 {
                 push("window_days".into(), "must be at least 1".into());
             } else if days > MAX_WINDOW_DAYS {
-                push(
-                    "window_days".into(),
-                    format!("must be at most {MAX_WINDOW_DAYS} (use window = \"lifetime\")"),
-                );
+                push("window_days".into(), format!("must be at most {MAX_WINDOW_DAYS} (use window = \"lifetime\")"));
             }
         }
 
@@ -85,19 +82,13 @@ impl TierRules {
             if let Some(first) = tiers.iter().position(|t| t.code == tier.code)
                 && first < i
             {
-                push(
-                    format!("tiers[{i}].code"),
-                    format!("duplicate tier code `{}` (also tiers[{first}])", tier.code),
-                );
+                push(format!("tiers[{i}].code"), format!("duplicate tier code `{}` (also tiers[{first}])", tier.code));
             }
         }
 
         let highest_earnable = tiers.iter().rposition(|t| !t.invitation_only);
         match highest_earnable {
-            None => push(
-                "tiers".into(),
-                "at least one tier must be earnable (not invitation_only)".into(),
-            ),
+            None => push("tiers".into(), "at least one tier must be earnable (not invitation_only)".into()),
             Some(top) => {
                 for (i, tier) in tiers.iter().enumerate().take(top) {
                     if tier.invitation_only {
@@ -125,10 +116,7 @@ impl TierRules {
                 None => {}
                 Some((j, lower)) => {
                     if tier.min_spend <= lower.min_spend {
-                        push(
-                            format!("tiers[{i}].min_spend_kopecks"),
-                            format!("must be greater than tiers[{j}]"),
-                        );
+                        push(format!("tiers[{i}].min_spend_kopecks"), format!("must be greater than tiers[{j}]"));
                     }
                     if tier.min_categories < lower.min_categories {
                         push(
@@ -141,15 +129,7 @@ impl TierRules {
             below = Some((i, tier));
         }
 
-        if problems.is_empty() {
-            Ok(TierRules {
-                tiers,
-                window,
-                downgrade_grace_days,
-            })
-        } else {
-            Err(problems)
-        }
+        if problems.is_empty() { Ok(TierRules { tiers, window, downgrade_grace_days }) } else { Err(problems) }
     }
 
     /// Every tier in rank order, lowest first.
@@ -182,19 +162,15 @@ impl TierRules {
     pub fn window_start(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
         match self.window {
             StatusWindow::Lifetime => None,
-            StatusWindow::RollingDays(days) => Some(
-                now.checked_sub(Duration::days(i64::from(days)))
-                    .unwrap_or(PrimitiveDateTime::MIN.assume_utc()),
-            ),
+            StatusWindow::RollingDays(days) => {
+                Some(now.checked_sub(Duration::days(i64::from(days))).unwrap_or(PrimitiveDateTime::MIN.assume_utc()))
+            }
         }
     }
 
     /// Earnable tiers with their ranks, lowest first.
     pub(crate) fn earnable(&self) -> impl Iterator<Item = (usize, &TierRule)> {
-        self.tiers
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| !t.invitation_only)
+        self.tiers.iter().enumerate().filter(|(_, t)| !t.invitation_only)
     }
 }
 
@@ -220,7 +196,7 @@ pub struct HeldStatus {
 }
 
 /// What is still missing to reach the next earnable tier.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Progress {
     /// The next earnable tier above the one the stats qualify for.
     pub next: TierCode,
@@ -269,23 +245,14 @@ mod tests {
     #[test]
     fn a_well_formed_ladder_is_accepted_and_ranked() {
         let rules = TierRules::new(
-            vec![
-                rule("insider", 0, 1, false),
-                rule("vip", 100, 3, false),
-                rule("ic", 0, 0, true),
-            ],
+            vec![rule("insider", 0, 1, false), rule("vip", 100, 3, false), rule("ic", 0, 0, true)],
             StatusWindow::RollingDays(365),
             30,
         )
         .unwrap();
         assert_eq!(rules.rank(&TierCode::parse("vip").unwrap()), Some(1));
         assert_eq!(rules.rank(&TierCode::parse("gone").unwrap()), None);
-        assert_eq!(
-            rules
-                .tier(&TierCode::parse("ic").unwrap())
-                .map(|t| t.invitation_only),
-            Some(true)
-        );
+        assert_eq!(rules.tier(&TierCode::parse("ic").unwrap()).map(|t| t.invitation_only), Some(true));
     }
 
     #[test]
@@ -313,17 +280,12 @@ mod tests {
                 "tiers[3].min_categories",
             ]
         );
-        assert!(
-            problems
-                .iter()
-                .any(|(_, m)| m == "must be greater than tiers[2]")
-        );
+        assert!(problems.iter().any(|(_, m)| m == "must be greater than tiers[2]"));
     }
 
     #[test]
     fn a_ladder_of_only_invitation_tiers_is_refused() {
-        let problems =
-            TierRules::new(vec![rule("ic", 0, 0, true)], StatusWindow::Lifetime, 0).unwrap_err();
+        let problems = TierRules::new(vec![rule("ic", 0, 0, true)], StatusWindow::Lifetime, 0).unwrap_err();
         assert_eq!(paths(&problems), ["tiers"]);
     }
 
@@ -332,10 +294,7 @@ mod tests {
         let now = time::macros::datetime!(2025-03-01 12:00 UTC);
         let ladder = vec![rule("insider", 0, 1, false)];
         let rolling = TierRules::new(ladder.clone(), StatusWindow::RollingDays(365), 0).unwrap();
-        assert_eq!(
-            rolling.window_start(now),
-            Some(time::macros::datetime!(2024-03-01 12:00 UTC))
-        );
+        assert_eq!(rolling.window_start(now), Some(time::macros::datetime!(2024-03-01 12:00 UTC)));
         let lifetime = TierRules::new(ladder, StatusWindow::Lifetime, 0).unwrap();
         assert_eq!(lifetime.window_start(now), None);
     }

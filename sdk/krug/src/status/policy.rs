@@ -30,17 +30,10 @@ pub enum StatusError {
 
 /// Decides the member's tier after a change in her spend (a purchase, a refund, the window
 /// moving on). See the module docs of [`crate::status`] for the rules.
-pub fn evaluate(
-    rules: &TierRules,
-    stats: &SpendStats,
-    held: &HeldStatus,
-    now: OffsetDateTime,
-) -> TierDecision {
+pub fn evaluate(rules: &TierRules, stats: &SpendStats, held: &HeldStatus, now: OffsetDateTime) -> TierDecision {
     let categories = u32::try_from(stats.categories.len()).unwrap_or(u32::MAX);
-    let qualified = rules
-        .earnable()
-        .filter(|(_, t)| t.min_spend <= stats.spend && t.min_categories <= categories)
-        .last();
+    let qualified =
+        rules.earnable().filter(|(_, t)| t.min_spend <= stats.spend && t.min_categories <= categories).last();
     let qualified_rank = qualified.map(|(rank, _)| rank);
     let rank_of = |code: &Option<TierCode>| code.as_ref().and_then(|c| rules.rank(c));
 
@@ -62,20 +55,12 @@ pub fn evaluate(
     };
 
     let tier = higher(rules, earned.as_ref(), held.invited.as_ref()).cloned();
-    let cashback = tier
-        .as_ref()
-        .and_then(|c| rules.tier(c))
-        .map_or(Bps::ZERO, |t| t.cashback);
+    let cashback = tier.as_ref().and_then(|c| rules.tier(c)).map_or(Bps::ZERO, |t| t.cashback);
 
-    let progress = rules
-        .earnable()
-        .find(|(rank, _)| qualified_rank.is_none_or(|q| *rank > q))
-        .map(|(_, next)| Progress {
+    let progress =
+        rules.earnable().find(|(rank, _)| qualified_rank.is_none_or(|q| *rank > q)).map(|(_, next)| Progress {
             next: next.code.clone(),
-            missing_spend: next
-                .min_spend
-                .checked_sub(stats.spend)
-                .unwrap_or(Kopecks::ZERO),
+            missing_spend: next.min_spend.checked_sub(stats.spend).unwrap_or(Kopecks::ZERO),
             missing_categories: next.min_categories.saturating_sub(categories),
         });
 
@@ -85,49 +70,29 @@ pub fn evaluate(
         tier,
         cashback,
         progress,
-        held: HeldStatus {
-            earned,
-            below_since,
-            invited: held.invited.clone(),
-        },
+        held: HeldStatus { earned, below_since, invited: held.invited.clone() },
     }
 }
 
 /// Invites the member to an invitation-only tier (replacing any earlier invitation). The earned
 /// tier and its grace are untouched, so withdrawing the invitation later falls back to it.
-pub fn invite(
-    held: &HeldStatus,
-    code: &TierCode,
-    rules: &TierRules,
-) -> Result<HeldStatus, StatusError> {
-    let tier = rules
-        .tier(code)
-        .ok_or_else(|| StatusError::UnknownTier { code: code.clone() })?;
+pub fn invite(held: &HeldStatus, code: &TierCode, rules: &TierRules) -> Result<HeldStatus, StatusError> {
+    let tier = rules.tier(code).ok_or_else(|| StatusError::UnknownTier { code: code.clone() })?;
     if !tier.invitation_only {
         return Err(StatusError::NotInvitationOnly { code: code.clone() });
     }
-    Ok(HeldStatus {
-        invited: Some(code.clone()),
-        ..held.clone()
-    })
+    Ok(HeldStatus { invited: Some(code.clone()), ..held.clone() })
 }
 
 /// Withdraws the member's invitation; her earned tier applies again at the next evaluation.
 pub fn uninvite(held: &HeldStatus) -> HeldStatus {
-    HeldStatus {
-        invited: None,
-        ..held.clone()
-    }
+    HeldStatus { invited: None, ..held.clone() }
 }
 
 /// The higher-ranked of two tiers. A code the ladder no longer has ranks below every known one;
 /// between two such codes (or none) the first wins, so a stored tier is still reported as
 /// `previous` after it was removed from configuration.
-fn higher<'a>(
-    rules: &TierRules,
-    a: Option<&'a TierCode>,
-    b: Option<&'a TierCode>,
-) -> Option<&'a TierCode> {
+fn higher<'a>(rules: &TierRules, a: Option<&'a TierCode>, b: Option<&'a TierCode>) -> Option<&'a TierCode> {
     let rank = |c: Option<&TierCode>| c.and_then(|c| rules.rank(c));
     if rank(b) > rank(a) { b } else { a.or(b) }
 }
@@ -143,13 +108,7 @@ mod tests {
     use crate::status::model::{StatusWindow, TierRule};
     use crate::types::Category;
 
-    const CATEGORIES: [&str; 5] = [
-        "cosmetology",
-        "gastro_market",
-        "dentistry",
-        "beauty_salon",
-        "medical_centre",
-    ];
+    const CATEGORIES: [&str; 5] = ["cosmetology", "gastro_market", "dentistry", "beauty_salon", "medical_centre"];
 
     fn code(c: &str) -> TierCode {
         TierCode::parse(c).unwrap()
@@ -184,19 +143,12 @@ mod tests {
     fn stats(kopecks: i64, categories: usize) -> SpendStats {
         SpendStats {
             spend: Kopecks::new(kopecks).unwrap(),
-            categories: CATEGORIES
-                .iter()
-                .take(categories)
-                .map(|c| Category::parse(c).unwrap())
-                .collect(),
+            categories: CATEGORIES.iter().take(categories).map(|c| Category::parse(c).unwrap()).collect(),
         }
     }
 
     fn held(earned: Option<&str>) -> HeldStatus {
-        HeldStatus {
-            earned: earned.map(code),
-            ..HeldStatus::default()
-        }
+        HeldStatus { earned: earned.map(code), ..HeldStatus::default() }
     }
 
     const NOW: OffsetDateTime = datetime!(2025-06-01 10:00 UTC);
@@ -205,12 +157,7 @@ mod tests {
     fn exactly_30000_rubles_in_3_categories_reaches_vip() {
         // Three purchases: 12,000 + 10,000 + 8,000 ₽ in three categories.
         let spend = 1_200_000 + 1_000_000 + 800_000;
-        let d = evaluate(
-            &launch_rules(30),
-            &stats(spend, 3),
-            &held(Some("insider")),
-            NOW,
-        );
+        let d = evaluate(&launch_rules(30), &stats(spend, 3), &held(Some("insider")), NOW);
         assert_eq!(d.tier, Some(code("vip")));
         assert_eq!(d.cashback, Bps::new(700).unwrap());
         assert!(d.changed);
@@ -218,46 +165,25 @@ mod tests {
 
     #[test]
     fn one_kopeck_short_of_30000_rubles_stays_insider() {
-        let d = evaluate(
-            &launch_rules(30),
-            &stats(2_999_999, 3),
-            &held(Some("insider")),
-            NOW,
-        );
+        let d = evaluate(&launch_rules(30), &stats(2_999_999, 3), &held(Some("insider")), NOW);
         assert_eq!(d.tier, Some(code("insider")));
         assert_eq!(d.cashback, Bps::new(500).unwrap());
         assert!(!d.changed);
         let p = d.progress.unwrap();
-        assert_eq!(
-            (p.next, p.missing_spend.get(), p.missing_categories),
-            (code("vip"), 1, 0)
-        );
+        assert_eq!((p.next, p.missing_spend.get(), p.missing_categories), (code("vip"), 1, 0));
     }
 
     #[test]
     fn one_hundred_thousand_rubles_in_4_categories_is_vip_not_elite() {
-        let d = evaluate(
-            &launch_rules(30),
-            &stats(10_000_000, 4),
-            &HeldStatus::default(),
-            NOW,
-        );
+        let d = evaluate(&launch_rules(30), &stats(10_000_000, 4), &HeldStatus::default(), NOW);
         assert_eq!(d.tier, Some(code("vip")));
         let p = d.progress.unwrap();
-        assert_eq!(
-            (p.next, p.missing_spend, p.missing_categories),
-            (code("elite"), Kopecks::ZERO, 1)
-        );
+        assert_eq!((p.next, p.missing_spend, p.missing_categories), (code("elite"), Kopecks::ZERO, 1));
     }
 
     #[test]
     fn one_hundred_thousand_rubles_in_5_categories_is_elite_with_no_further_progress() {
-        let d = evaluate(
-            &launch_rules(30),
-            &stats(10_000_000, 5),
-            &held(Some("vip")),
-            NOW,
-        );
+        let d = evaluate(&launch_rules(30), &stats(10_000_000, 5), &held(Some("vip")), NOW);
         assert_eq!(d.tier, Some(code("elite")));
         assert_eq!(d.cashback, Bps::new(1000).unwrap());
         assert_eq!(d.progress, None);
@@ -265,12 +191,7 @@ mod tests {
 
     #[test]
     fn first_purchase_makes_a_member_insider_and_reports_the_change() {
-        let d = evaluate(
-            &launch_rules(30),
-            &stats(150_000, 1),
-            &HeldStatus::default(),
-            NOW,
-        );
+        let d = evaluate(&launch_rules(30), &stats(150_000, 1), &HeldStatus::default(), NOW);
         assert_eq!((d.previous, d.tier.clone()), (None, Some(code("insider"))));
         assert!(d.changed);
         assert_eq!(d.cashback, Bps::new(500).unwrap());
@@ -286,12 +207,7 @@ mod tests {
 
     #[test]
     fn progress_reports_8500_rubles_and_1_category_to_vip() {
-        let d = evaluate(
-            &launch_rules(30),
-            &stats(2_150_000, 2),
-            &held(Some("insider")),
-            NOW,
-        );
+        let d = evaluate(&launch_rules(30), &stats(2_150_000, 2), &held(Some("insider")), NOW);
         let p = d.progress.unwrap();
         assert_eq!(p.next, code("vip"));
         assert_eq!(p.missing_spend, Kopecks::rubles(8_500).unwrap());
@@ -304,20 +220,13 @@ mod tests {
         let low = stats(1_000_000, 2);
 
         let first = evaluate(&rules, &low, &held(Some("vip")), NOW);
-        assert_eq!(
-            (first.tier.clone(), first.changed),
-            (Some(code("vip")), false)
-        );
+        assert_eq!((first.tier.clone(), first.changed), (Some(code("vip")), false));
         assert_eq!(first.cashback, Bps::new(700).unwrap());
         assert_eq!(first.held.below_since, Some(NOW));
 
         let day_29 = evaluate(&rules, &low, &first.held, NOW + Duration::days(29));
         assert_eq!(day_29.tier, Some(code("vip")));
-        assert_eq!(
-            day_29.held.below_since,
-            Some(NOW),
-            "the grace runs from the first drop"
-        );
+        assert_eq!(day_29.held.below_since, Some(NOW), "the grace runs from the first drop");
 
         let day_30 = evaluate(&rules, &low, &day_29.held, NOW + Duration::days(30));
         assert_eq!((day_30.tier, day_30.changed), (Some(code("insider")), true));
@@ -328,23 +237,13 @@ mod tests {
     fn qualifying_again_within_the_grace_clears_the_drop() {
         let rules = launch_rules(30);
         let dropped = evaluate(&rules, &stats(1_000_000, 2), &held(Some("vip")), NOW);
-        let back = evaluate(
-            &rules,
-            &stats(3_000_000, 3),
-            &dropped.held,
-            NOW + Duration::days(5),
-        );
+        let back = evaluate(&rules, &stats(3_000_000, 3), &dropped.held, NOW + Duration::days(5));
         assert_eq!(back.held, held(Some("vip")));
     }
 
     #[test]
     fn zero_grace_downgrades_at_once() {
-        let d = evaluate(
-            &launch_rules(0),
-            &stats(1_000_000, 2),
-            &held(Some("vip")),
-            NOW,
-        );
+        let d = evaluate(&launch_rules(0), &stats(1_000_000, 2), &held(Some("vip")), NOW);
         assert_eq!(d.tier, Some(code("insider")));
     }
 
@@ -375,56 +274,36 @@ mod tests {
         );
         assert_eq!(
             invite(&HeldStatus::default(), &code("nobody"), &rules),
-            Err(StatusError::UnknownTier {
-                code: code("nobody")
-            })
+            Err(StatusError::UnknownTier { code: code("nobody") })
         );
     }
 
     #[test]
     fn a_stored_tier_removed_from_configuration_is_replaced() {
-        let d = evaluate(
-            &launch_rules(30),
-            &stats(150_000, 1),
-            &held(Some("legacy")),
-            NOW,
-        );
+        let d = evaluate(&launch_rules(30), &stats(150_000, 1), &held(Some("legacy")), NOW);
         assert_eq!(d.previous, Some(code("legacy")));
         assert_eq!((d.tier, d.changed), (Some(code("insider")), true));
     }
 
     fn any_tier() -> impl Strategy<Value = Option<TierCode>> {
-        prop::option::of(
-            prop::sample::select(vec!["insider", "vip", "elite", "inner-circle", "legacy"])
-                .prop_map(code),
-        )
+        prop::option::of(prop::sample::select(vec!["insider", "vip", "elite", "inner-circle", "legacy"]).prop_map(code))
     }
 
     fn any_held() -> impl Strategy<Value = HeldStatus> {
-        (
-            any_tier(),
-            prop::option::of(0i64..90),
-            prop::option::of(Just("inner-circle")),
-        )
-            .prop_map(|(earned, days_ago, invited)| HeldStatus {
+        (any_tier(), prop::option::of(0i64..90), prop::option::of(Just("inner-circle"))).prop_map(
+            |(earned, days_ago, invited)| HeldStatus {
                 earned,
                 below_since: days_ago.map(|d| NOW - Duration::days(d)),
                 invited: invited.map(code),
-            })
+            },
+        )
     }
 
     fn any_stats() -> impl Strategy<Value = SpendStats> {
-        (
-            0i64..20_000_000,
-            prop::sample::subsequence(CATEGORIES.to_vec(), 0..=5),
-        )
-            .prop_map(|(spend, cats)| SpendStats {
-                spend: Kopecks::new(spend).unwrap(),
-                categories: cats
-                    .into_iter()
-                    .map(|c| Category::parse(c).unwrap())
-                    .collect::<BTreeSet<_>>(),
-            })
+        (0i64..20_000_000, prop::sample::subsequence(CATEGORIES.to_vec(), 0..=5)).prop_map(|(spend, cats)| SpendStats {
+            spend: Kopecks::new(spend).unwrap(),
+            categories: cats.into_iter().map(|c| Category::parse(c).unwrap()).collect::<BTreeSet<_>>(),
+        })
     }
 
     proptest! {

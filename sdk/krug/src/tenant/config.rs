@@ -36,6 +36,9 @@ pub struct TenantConfig {
     pub bonus: BonusPolicy,
     /// The event budget rules.
     pub budget: BudgetPolicy,
+    /// The TOML text this configuration was loaded from; stored with the tenant so what was
+    /// applied, and when, can be audited.
+    pub source: String,
 }
 
 /// A partner business.
@@ -60,9 +63,7 @@ pub struct BudgetPolicy {
 
 impl Default for BudgetPolicy {
     fn default() -> Self {
-        BudgetPolicy {
-            event_share: Bps::new(200).unwrap_or(Bps::ZERO),
-        }
+        BudgetPolicy { event_share: Bps::new(200).unwrap_or(Bps::ZERO) }
     }
 }
 
@@ -124,8 +125,7 @@ impl TenantConfig {
         })?;
         let mut v = Validator::default();
 
-        let sections =
-            ["status", "bonus", "budget", "businesses", "tiers"].map(|key| table.remove(key));
+        let sections = ["status", "bonus", "budget", "businesses", "tiers"].map(|key| table.remove(key));
         let [status, bonus, budget, businesses, tiers] = sections;
         let header = v.table::<RawHeader>(toml::Value::Table(table), "");
         let status = status.map_or_else(|| Some(RawStatus::default()), |s| v.table(s, "status"));
@@ -138,33 +138,20 @@ impl TenantConfig {
         let businesses = businesses.and_then(|b| v.businesses(b));
         let window = status.as_ref().and_then(|s| v.window(s));
         let tiers = match (window, status, tiers) {
-            (Some(window), Some(status), Some(tiers)) => {
-                v.tiers(window, status.downgrade_grace_days, tiers)
-            }
+            (Some(window), Some(status), Some(tiers)) => v.tiers(window, status.downgrade_grace_days, tiers),
             _ => None,
         };
         let bonus = bonus.and_then(|b| v.bonus(b));
         let budget = budget.and_then(|b| {
-            v.bps(b.event_share_bps, "budget.event_share_bps")
-                .map(|event_share| BudgetPolicy { event_share })
+            v.bps(b.event_share_bps, "budget.event_share_bps").map(|event_share| BudgetPolicy { event_share })
         });
 
         match (header, businesses, tiers, bonus, budget) {
-            (
-                Some((id, name, timezone)),
-                Some(businesses),
-                Some(tiers),
-                Some(bonus),
-                Some(budget),
-            ) if v.problems.is_empty() => Ok(TenantConfig {
-                id,
-                name,
-                timezone,
-                businesses,
-                tiers,
-                bonus,
-                budget,
-            }),
+            (Some((id, name, timezone)), Some(businesses), Some(tiers), Some(bonus), Some(budget))
+                if v.problems.is_empty() =>
+            {
+                Ok(TenantConfig { id, name, timezone, businesses, tiers, bonus, budget, source: text.to_owned() })
+            }
             _ => {
                 if v.problems.is_empty() {
                     v.push("(top level)", "invalid configuration");
@@ -208,11 +195,7 @@ struct RawStatus {
 
 impl Default for RawStatus {
     fn default() -> Self {
-        RawStatus {
-            window: "rolling".into(),
-            window_days: 365,
-            downgrade_grace_days: 30,
-        }
+        RawStatus { window: "rolling".into(), window_days: 365, downgrade_grace_days: 30 }
     }
 }
 
@@ -248,9 +231,7 @@ struct RawBudget {
 
 impl Default for RawBudget {
     fn default() -> Self {
-        RawBudget {
-            event_share_bps: 200,
-        }
+        RawBudget { event_share_bps: 200 }
     }
 }
 
@@ -289,11 +270,7 @@ struct Validator {
 
 /// `section.key`, or `key` at the top level.
 fn join(section: &str, key: &str) -> String {
-    if section.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{section}.{key}")
-    }
+    if section.is_empty() { key.to_owned() } else { format!("{section}.{key}") }
 }
 
 /// The name between the backticks after `prefix` in a serde message (`unknown field `x``).
@@ -304,10 +281,7 @@ fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
 
 impl Validator {
     fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(ConfigProblem {
-            path: path.into(),
-            message: message.into(),
-        });
+        self.problems.push(ConfigProblem { path: path.into(), message: message.into() });
     }
 
     /// Deserializes one table. An unknown key is reported at its own path and removed, and the
@@ -333,9 +307,7 @@ impl Validator {
             }
             // toml names the offending key only in its Display ("in `key`"); use it when there.
             let display = error.to_string();
-            let inner = display
-                .lines()
-                .find_map(|l| l.strip_prefix("in `")?.strip_suffix('`'));
+            let inner = display.lines().find_map(|l| l.strip_prefix("in `")?.strip_suffix('`'));
             match (quoted_after(message, "missing field `"), inner) {
                 (Some(key), _) => self.push(join(path, key), "is required"),
                 (None, Some(key)) => self.push(join(path, key), message),
@@ -349,11 +321,7 @@ impl Validator {
 
     /// Deserializes an array of tables (`[[name]]`), each entry on its own. `None` when the key
     /// is missing, is not an array, or any entry failed (later checks rely on positions).
-    fn array<T: DeserializeOwned>(
-        &mut self,
-        value: Option<toml::Value>,
-        path: &str,
-    ) -> Option<Vec<T>> {
+    fn array<T: DeserializeOwned>(&mut self, value: Option<toml::Value>, path: &str) -> Option<Vec<T>> {
         let items = match value {
             None => {
                 self.push(path, format!("at least one [[{path}]] entry is required"));
@@ -366,11 +334,8 @@ impl Validator {
             }
         };
         let count = items.len();
-        let parsed: Vec<T> = items
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, item)| self.table(item, &format!("{path}[{i}]")))
-            .collect();
+        let parsed: Vec<T> =
+            items.into_iter().enumerate().filter_map(|(i, item)| self.table(item, &format!("{path}[{i}]"))).collect();
         (parsed.len() == count).then_some(parsed)
     }
 
@@ -391,10 +356,7 @@ impl Validator {
         match u16::try_from(value).ok().and_then(|v| Bps::new(v).ok()) {
             Some(bps) => Some(bps),
             None => {
-                self.push(
-                    path,
-                    format!("must be at most 10000 basis points (got {value})"),
-                );
+                self.push(path, format!("must be at most 10000 basis points (got {value})"));
                 None
             }
         }
@@ -406,13 +368,7 @@ impl Validator {
         let timezone = if time_tz::timezones::get_by_name(&raw.timezone).is_some() {
             Some(raw.timezone)
         } else {
-            self.push(
-                "timezone",
-                format!(
-                    "unknown IANA time zone {:?} (e.g. \"Europe/Moscow\")",
-                    raw.timezone
-                ),
-            );
+            self.push("timezone", format!("unknown IANA time zone {:?} (e.g. \"Europe/Moscow\")", raw.timezone));
             None
         };
         Some((id?, name?, timezone?))
@@ -427,27 +383,16 @@ impl Validator {
         let mut out = Vec::with_capacity(raw.len());
         for (i, b) in raw.into_iter().enumerate() {
             if let Some(first) = first_at.get(&b.id) {
-                let message = format!(
-                    "duplicate business id `{}` (also businesses[{first}])",
-                    b.id
-                );
+                let message = format!("duplicate business id `{}` (also businesses[{first}])", b.id);
                 self.push(format!("businesses[{i}].id"), message);
             } else {
                 first_at.insert(b.id.clone(), i);
             }
             let id = self.slug(BusinessId::parse(&b.id), format!("businesses[{i}].id"));
             let name = self.name(b.name, format!("businesses[{i}].name"));
-            let category = self.slug(
-                Category::parse(&b.category),
-                format!("businesses[{i}].category"),
-            );
+            let category = self.slug(Category::parse(&b.category), format!("businesses[{i}].category"));
             if let (Some(id), Some(name), Some(category)) = (id, name, category) {
-                out.push(BusinessConfig {
-                    id,
-                    name,
-                    category,
-                    medical: b.medical,
-                });
+                out.push(BusinessConfig { id, name, category, medical: b.medical });
             }
         }
         Some(out)
@@ -491,11 +436,7 @@ impl Validator {
             Ok(rules) => Some(rules),
             Err(problems) => {
                 for (path, message) in problems {
-                    let path = if path.starts_with("tiers") {
-                        path
-                    } else {
-                        join("status", &path)
-                    };
+                    let path = if path.starts_with("tiers") { path } else { join("status", &path) };
                     self.push(path, message);
                 }
                 None
@@ -561,22 +502,12 @@ mod tests {
         let config = TenantConfig::load_dir(&dir).unwrap();
         assert_eq!(config, TenantConfig::from_toml_str(SVOY_KRUG).unwrap());
 
-        assert_eq!(
-            (config.id.as_str(), config.name.as_str()),
-            ("svoy-krug", "Свой Круг")
-        );
+        assert_eq!((config.id.as_str(), config.name.as_str()), ("svoy-krug", "Свой Круг"));
         assert_eq!(config.timezone, "Europe/Moscow");
         let businesses: Vec<_> = config
             .businesses
             .iter()
-            .map(|b| {
-                (
-                    b.id.as_str(),
-                    b.name.as_str(),
-                    b.category.as_str(),
-                    b.medical,
-                )
-            })
+            .map(|b| (b.id.as_str(), b.name.as_str(), b.category.as_str(), b.medical))
             .collect();
         assert_eq!(
             businesses,
@@ -592,15 +523,7 @@ mod tests {
             .tiers
             .tiers()
             .iter()
-            .map(|t| {
-                (
-                    t.code.as_str(),
-                    t.min_spend.get(),
-                    t.min_categories,
-                    t.cashback,
-                    t.invitation_only,
-                )
-            })
+            .map(|t| (t.code.as_str(), t.min_spend.get(), t.min_categories, t.cashback, t.invitation_only))
             .collect();
         assert_eq!(
             tiers,
@@ -624,9 +547,7 @@ mod tests {
             }
         );
         assert_eq!(config.budget.event_share, bps(200));
-        let clinic = config
-            .business(&BusinessId::parse("stim-center").unwrap())
-            .unwrap();
+        let clinic = config.business(&BusinessId::parse("stim-center").unwrap()).unwrap();
         assert!(clinic.medical);
         assert_eq!(config.business(&BusinessId::parse("nobody").unwrap()), None);
     }
@@ -723,17 +644,9 @@ mod tests {
             "{errors}"
         );
         let text = errors.to_string();
-        assert!(
-            text.contains("tiers[2].min_spend_kopecks: must be greater than tiers[1]\n"),
-            "{text}"
-        );
-        assert!(text.contains(
-            "bonus.max_redeem_share_bps: must be at most 10000 basis points (got 20000)"
-        ));
-        assert!(
-            text.contains("bonus.hold_day: unknown key; expected one of"),
-            "{text}"
-        );
+        assert!(text.contains("tiers[2].min_spend_kopecks: must be greater than tiers[1]\n"), "{text}");
+        assert!(text.contains("bonus.max_redeem_share_bps: must be at most 10000 basis points (got 20000)"));
+        assert!(text.contains("bonus.hold_day: unknown key; expected one of"), "{text}");
         assert_eq!(text.lines().count(), 6);
     }
 

@@ -6,6 +6,4 @@
 
 pub mod config;
 
-pub use config::{
-    BudgetPolicy, BusinessConfig, ConfigErrors, ConfigProblem, TENANT_FILE, TenantConfig,
-};
+pub use config::{BudgetPolicy, BusinessConfig, ConfigErrors, ConfigProblem, TENANT_FILE, TenantConfig};

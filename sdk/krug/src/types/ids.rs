@@ -93,14 +93,8 @@ pub struct SlugError {
 fn check_slug(kind: &'static str, value: &str) -> Result<(), SlugError> {
     let ok_len = (2..=40).contains(&value.len());
     let ok_first = value.chars().next().is_some_and(|c| c.is_ascii_lowercase());
-    let ok_chars = value
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if ok_len && ok_first && ok_chars {
-        Ok(())
-    } else {
-        Err(SlugError { kind, value: value.to_owned() })
-    }
+    let ok_chars = value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok_len && ok_first && ok_chars { Ok(()) } else { Err(SlugError { kind, value: value.to_owned() }) }
 }
 
 /// Declares a validated slug newtype.

@@ -8,8 +8,7 @@ mod phone;
 
 pub use clock::{Clock, SystemClock};
 pub use ids::{
-    BusinessId, Category, EntryId, IdGen, LotId, MemberId, PurchaseId, RefundId, SlugError,
-    TenantId, TierCode, UuidV7,
+    BusinessId, Category, EntryId, IdGen, LotId, MemberId, PurchaseId, RefundId, SlugError, TenantId, TierCode, UuidV7,
 };
 pub use money::{AmountError, Bonus, Bps, BpsError, Kopecks, MAX_AMOUNT, Rounding};
 pub use phone::{Phone, PhoneError};

@@ -27,9 +27,7 @@ pub enum AmountError {
 }
 
 /// A non-negative amount of money in kopecks (1 ₽ = 100 kopecks).
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "i64")]
 pub struct Kopecks(i64);
 
@@ -123,9 +121,7 @@ impl std::fmt::Display for Kopecks {
 }
 
 /// A signed number of bonus kopecks: a balance, a ledger entry, a debt.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "i64", into = "i64")]
 pub struct Bonus(i64);
 
@@ -195,10 +191,8 @@ impl Bonus {
         if den.get() == 0 {
             return None;
         }
-        let magnitude = rounding.apply(
-            i128::from(self.0.unsigned_abs()) * i128::from(num.get()),
-            i128::from(den.get()),
-        );
+        let magnitude =
+            rounding.apply(i128::from(self.0.unsigned_abs()) * i128::from(num.get()), i128::from(den.get()));
         let signed = if self.0 < 0 { -magnitude } else { magnitude };
         Bonus::new(signed).ok()
     }

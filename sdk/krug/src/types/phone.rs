@@ -125,11 +125,7 @@ mod tests {
             "+7\u{a0}912\u{a0}345\u{a0}67\u{a0}89",
         ];
         for input in valid {
-            assert_eq!(
-                Phone::parse(input).map(|p| p.as_e164().to_owned()),
-                Ok("+79123456789".to_owned()),
-                "{input:?}"
-            );
+            assert_eq!(Phone::parse(input).map(|p| p.as_e164().to_owned()), Ok("+79123456789".to_owned()), "{input:?}");
         }
     }
 

@@ -30,37 +30,18 @@ fn sealed_field_opens_with_the_same_key_and_aad() {
     let ad = aad("svoy-krug", "member-1", "name");
     let sealed = ring.seal_str(&ad, "Анна Петрова").unwrap();
     assert_eq!(sealed.key_id, id("k1"));
-    assert_eq!(
-        sealed.ciphertext.len(),
-        NONCE_LEN + "Анна Петрова".len() + 16
-    );
-    assert_eq!(
-        ring.open_string(&sealed.key_id, &ad, &sealed.ciphertext)
-            .unwrap(),
-        "Анна Петрова"
-    );
+    assert_eq!(sealed.ciphertext.len(), NONCE_LEN + "Анна Петрова".len() + 16);
+    assert_eq!(ring.open_string(&sealed.key_id, &ad, &sealed.ciphertext).unwrap(), "Анна Петрова");
     let raw = ring.seal(&ad, &[0, 255, 7]).unwrap();
-    assert_eq!(
-        ring.open(&raw.key_id, &ad, &raw.ciphertext).unwrap(),
-        vec![0, 255, 7]
-    );
+    assert_eq!(ring.open(&raw.key_id, &ad, &raw.ciphertext).unwrap(), vec![0, 255, 7]);
 }
 
 #[test]
 fn ciphertext_moved_to_another_row_or_field_does_not_open() {
     let ring = KeyRing::generate(id("k1"));
-    let sealed = ring
-        .seal_str(&aad("t", "member-1", "phone"), "+79123456789")
-        .unwrap();
-    for wrong in [
-        aad("t", "member-2", "phone"),
-        aad("t", "member-1", "name"),
-        aad("u", "member-1", "phone"),
-    ] {
-        assert_eq!(
-            ring.open(&sealed.key_id, &wrong, &sealed.ciphertext),
-            Err(PiiError::Decrypt)
-        );
+    let sealed = ring.seal_str(&aad("t", "member-1", "phone"), "+79123456789").unwrap();
+    for wrong in [aad("t", "member-2", "phone"), aad("t", "member-1", "name"), aad("u", "member-1", "phone")] {
+        assert_eq!(ring.open(&sealed.key_id, &wrong, &sealed.ciphertext), Err(PiiError::Decrypt));
     }
 }
 
@@ -72,25 +53,11 @@ fn tampered_or_truncated_ciphertext_does_not_open() {
     for i in 0..sealed.ciphertext.len() {
         let mut bytes = sealed.ciphertext.clone();
         bytes[i] ^= 0x01;
-        assert_eq!(
-            ring.open(&sealed.key_id, &ad, &bytes),
-            Err(PiiError::Decrypt),
-            "byte {i}"
-        );
+        assert_eq!(ring.open(&sealed.key_id, &ad, &bytes), Err(PiiError::Decrypt), "byte {i}");
     }
-    for len in [
-        0,
-        10,
-        NONCE_LEN,
-        NONCE_LEN + 15,
-        sealed.ciphertext.len() - 1,
-    ] {
+    for len in [0, 10, NONCE_LEN, NONCE_LEN + 15, sealed.ciphertext.len() - 1] {
         let cut = &sealed.ciphertext[..len];
-        assert_eq!(
-            ring.open(&sealed.key_id, &ad, cut),
-            Err(PiiError::Decrypt),
-            "len {len}"
-        );
+        assert_eq!(ring.open(&sealed.key_id, &ad, cut), Err(PiiError::Decrypt), "len {len}");
     }
 }
 
@@ -101,20 +68,11 @@ fn field_sealed_before_rotation_still_opens_and_new_seals_use_the_new_key() {
     let old = ring.seal_str(&ad, "1990-05-17").unwrap();
     ring.rotate(id("k2")).unwrap();
     assert_eq!(ring.active_key_id(), &id("k2"));
-    assert_eq!(
-        ring.open_string(&old.key_id, &ad, &old.ciphertext).unwrap(),
-        "1990-05-17"
-    );
+    assert_eq!(ring.open_string(&old.key_id, &ad, &old.ciphertext).unwrap(), "1990-05-17");
     let new = ring.seal_str(&ad, "1990-05-17").unwrap();
     assert_eq!(new.key_id, id("k2"));
-    assert_eq!(
-        ring.open(&id("k1"), &ad, &new.ciphertext),
-        Err(PiiError::Decrypt)
-    );
-    assert_eq!(
-        ring.open_string(&new.key_id, &ad, &new.ciphertext).unwrap(),
-        "1990-05-17"
-    );
+    assert_eq!(ring.open(&id("k1"), &ad, &new.ciphertext), Err(PiiError::Decrypt));
+    assert_eq!(ring.open_string(&new.key_id, &ad, &new.ciphertext).unwrap(), "1990-05-17");
 }
 
 #[test]
@@ -130,10 +88,7 @@ fn unknown_key_id_is_reported_as_unknown_key() {
     let ring = KeyRing::generate(id("k1"));
     let ad = aad("t", "m", "name");
     let sealed = ring.seal_str(&ad, "Анна").unwrap();
-    assert_eq!(
-        ring.open(&id("k9"), &ad, &sealed.ciphertext),
-        Err(PiiError::UnknownKey(id("k9")))
-    );
+    assert_eq!(ring.open(&id("k9"), &ad, &sealed.ciphertext), Err(PiiError::UnknownKey(id("k9"))));
 }
 
 #[test]
@@ -142,10 +97,7 @@ fn another_ring_cannot_open_a_field() {
     let b = KeyRing::generate(id("k1"));
     let ad = aad("t", "m", "name");
     let sealed = a.seal_str(&ad, "Анна").unwrap();
-    assert_eq!(
-        b.open(&sealed.key_id, &ad, &sealed.ciphertext),
-        Err(PiiError::Decrypt)
-    );
+    assert_eq!(b.open(&sealed.key_id, &ad, &sealed.ciphertext), Err(PiiError::Decrypt));
 }
 
 #[test]
@@ -189,42 +141,28 @@ fn text_form_roundtrips_and_keeps_every_key() {
     let back = KeyRing::from_toml_str(&text).unwrap();
     assert_eq!(back.active_key_id(), &id("k2"));
     assert_eq!(back.to_toml_string(), text);
-    assert_eq!(
-        back.open_string(&old.key_id, &ad, &old.ciphertext).unwrap(),
-        "Анна"
-    );
+    assert_eq!(back.open_string(&old.key_id, &ad, &old.ciphertext).unwrap(), "Анна");
     let phone = Phone::parse("+79123456789").unwrap();
     assert_eq!(back.blind_index(&phone), ring.blind_index(&phone));
 }
 
 #[test]
 fn text_form_in_the_documented_layout_is_read() {
-    let ring = KeyRing::from_toml_str(&ring_text(
-        "k2",
-        &b64(0),
-        &[("k1", &b64(1)), ("k2", &b64(2))],
-    ))
-    .unwrap();
+    let ring = KeyRing::from_toml_str(&ring_text("k2", &b64(0), &[("k1", &b64(1)), ("k2", &b64(2))])).unwrap();
     assert_eq!(ring.active_key_id(), &id("k2"));
 }
 
 #[test]
 fn text_form_with_active_key_missing_is_refused() {
     let message = invalid_message(&ring_text("k2", &b64(0), &[("k1", &b64(1))]));
-    assert!(
-        message.contains("active key k2 is not in [keys]"),
-        "{message}"
-    );
+    assert!(message.contains("active key k2 is not in [keys]"), "{message}");
 }
 
 #[test]
 fn text_form_with_a_key_of_wrong_length_is_refused() {
     let short = BASE64.encode([1u8; 16]);
     let message = invalid_message(&ring_text("k1", &b64(0), &[("k1", &short)]));
-    assert!(
-        message.contains("key k1 must be 32 bytes, got 16"),
-        "{message}"
-    );
+    assert!(message.contains("key k1 must be 32 bytes, got 16"), "{message}");
     let message = invalid_message(&ring_text("k1", &short, &[("k1", &b64(1))]));
     assert!(message.contains("index_key must be 32 bytes"), "{message}");
 }
@@ -240,21 +178,14 @@ fn text_form_with_bad_base64_is_refused_without_echoing_it() {
 fn text_form_with_bad_ids_fields_or_shape_is_refused() {
     let message = invalid_message(&ring_text("K1", &b64(0), &[("K1", &b64(1))]));
     assert!(message.contains("active key id \"K1\""), "{message}");
-    let message = invalid_message(&ring_text(
-        "k1",
-        &b64(0),
-        &[("k1", &b64(1)), ("Bad", &b64(2))],
-    ));
+    let message = invalid_message(&ring_text("k1", &b64(0), &[("k1", &b64(1)), ("Bad", &b64(2))]));
     assert!(message.contains("key id \"Bad\""), "{message}");
     let message = invalid_message(&format!("{}extra = 1\n", ring_text("k1", &b64(0), &[])));
     assert!(!message.is_empty());
     let message = invalid_message(&format!("active = \"k1\"\n[keys]\nk1 = \"{}\"\n", b64(1)));
     assert!(message.contains("index_key"), "{message}");
     let secret = b64(7);
-    let message = invalid_message(&format!(
-        "active = \"k1\"\nindex_key = \"{}\"\nkeys = \"{secret}\"\n",
-        b64(0)
-    ));
+    let message = invalid_message(&format!("active = \"k1\"\nindex_key = \"{}\"\nkeys = \"{secret}\"\n", b64(0)));
     assert!(!message.contains(&secret), "{message}");
 }
 
@@ -283,18 +214,12 @@ fn debug_output_never_contains_key_bytes() {
     }
     let key = DataKey::from_bytes([0xab; 32]);
     assert_eq!(format!("{key:?}"), "DataKey(<redacted>)");
-    assert_eq!(
-        format!("{:?}", IndexKey::from_bytes([0xab; 32])),
-        "IndexKey(<redacted>)"
-    );
+    assert_eq!(format!("{:?}", IndexKey::from_bytes([0xab; 32])), "IndexKey(<redacted>)");
 }
 
 #[test]
 fn toml_errors_name_the_line_and_the_missing_field() {
-    let message = invalid_message(&format!(
-        "active = \"k1\"\nindex_key = \"{}\"\n[keys]\nk1 = 5\n",
-        b64(0)
-    ));
+    let message = invalid_message(&format!("active = \"k1\"\nindex_key = \"{}\"\n[keys]\nk1 = 5\n", b64(0)));
     assert!(message.contains("line 4"), "{message}");
     let message = invalid_message("active = \"k1\"\n[keys]\n");
     assert!(message.contains("missing field `index_key`"), "{message}");

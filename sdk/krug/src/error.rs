@@ -1,0 +1,129 @@
+//! The SDK's error: every refusal a caller can cause is a typed variant with a stable code; what
+//! the caller cannot cause (the database failing) is one opaque `Store` variant.
+
+use crate::ledger::LedgerError;
+use crate::pii::PiiError;
+use crate::status::StatusError;
+use crate::store::StoreError;
+use crate::tenant::ConfigErrors;
+use crate::types::{AmountError, Bonus, BusinessId, Kopecks, MemberId, TenantId};
+
+/// Why a Krug operation was refused or failed. A refused operation has changed nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The tenant is not hosted here.
+    #[error("tenant {0} is not known")]
+    UnknownTenant(TenantId),
+    /// The business is not part of this tenant (or no longer active).
+    #[error("business {0} is not part of this tenant")]
+    UnknownBusiness(BusinessId),
+    /// No such member in this tenant.
+    #[error("member not found")]
+    MemberNotFound,
+    /// No such purchase in this tenant.
+    #[error("purchase not found")]
+    PurchaseNotFound,
+    /// A member with this phone is already registered in this tenant.
+    #[error("a member with this phone is already registered")]
+    PhoneTaken {
+        /// The existing member.
+        member: MemberId,
+    },
+    /// An amount is zero, negative or out of range.
+    #[error("{field}: {source}")]
+    InvalidAmount {
+        /// The input field.
+        field: &'static str,
+        /// What is wrong with it.
+        source: AmountError,
+    },
+    /// A field is malformed.
+    #[error("{field}: {message}")]
+    InvalidInput {
+        /// The input field.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The ledger refused the movement (insufficient balance, above the redemption cap, …).
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The status engine refused (unknown tier, tier not invitation-only).
+    #[error(transparent)]
+    Status(#[from] StatusError),
+    /// The idempotency key was used before with a different request.
+    #[error("idempotency key {key:?} was already used with a different request")]
+    IdempotencyConflict {
+        /// The reused key.
+        key: String,
+    },
+    /// The refund is larger than what is left to refund of the purchase.
+    #[error("refund of {requested} exceeds the {refundable} left to refund")]
+    RefundExceedsPurchase {
+        /// What is left to refund.
+        refundable: Kopecks,
+        /// What was asked for.
+        requested: Kopecks,
+    },
+    /// The tenant configuration is invalid; every problem is listed with its field path.
+    #[error("invalid tenant configuration:\n{0}")]
+    Config(ConfigErrors),
+    /// Encrypted personal data could not be sealed or opened (a key is missing or wrong).
+    #[error("personal data could not be processed: {0}")]
+    Pii(#[from] PiiError),
+    /// The store failed; not the caller's fault.
+    #[error("storage failure: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl Error {
+    /// The stable machine-readable code (`insufficient_balance`), the same on every surface.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::UnknownTenant(_) => "tenant_not_found",
+            Error::UnknownBusiness(_) => "business_not_found",
+            Error::MemberNotFound => "member_not_found",
+            Error::PurchaseNotFound => "purchase_not_found",
+            Error::PhoneTaken { .. } => "phone_taken",
+            Error::InvalidAmount { .. } => "invalid_amount",
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::Ledger(LedgerError::InsufficientBalance { .. }) => "insufficient_balance",
+            Error::Ledger(LedgerError::RedeemAboveCap { .. }) => "redeem_above_cap",
+            Error::Ledger(LedgerError::NonPositiveAmount) => "invalid_amount",
+            Error::Ledger(_) => "ledger_error",
+            Error::Status(_) => "invalid_tier",
+            Error::IdempotencyConflict { .. } => "idempotency_conflict",
+            Error::RefundExceedsPurchase { .. } => "refund_exceeds_purchase",
+            Error::Config(_) => "invalid_config",
+            Error::Pii(_) | Error::Store(_) => "internal",
+        }
+    }
+
+    /// The HTTP status the code maps to: 4xx for what the caller can fix, 500 otherwise.
+    pub fn http_status(&self) -> u16 {
+        match self.code() {
+            "tenant_not_found" | "business_not_found" | "member_not_found" | "purchase_not_found" => 404,
+            "phone_taken" | "insufficient_balance" | "idempotency_conflict" => 409,
+            "invalid_amount"
+            | "invalid_input"
+            | "redeem_above_cap"
+            | "invalid_tier"
+            | "refund_exceeds_purchase"
+            | "invalid_config" => 422,
+            _ => 500,
+        }
+    }
+
+    /// The numbers behind a ledger refusal, for clients that show them.
+    pub fn available(&self) -> Option<Bonus> {
+        match self {
+            Error::Ledger(LedgerError::InsufficientBalance { available, .. }) => Some(*available),
+            Error::Ledger(LedgerError::RedeemAboveCap { cap, .. }) => Some(*cap),
+            _ => None,
+        }
+    }
+}
+
+/// The SDK's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

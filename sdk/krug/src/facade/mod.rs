@@ -1,0 +1,245 @@
+//! `Krug`, the facade integrators use: it composes the pure engines with the store, the clock and
+//! the id generator. Each command loads state, asks the engines for a decision, and commits the
+//! decision in one transaction together with its idempotency record.
+
+mod commands;
+mod ledger;
+mod members;
+mod purchases;
+
+pub use commands::{
+    Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, MemberProfile,
+    Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
+};
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::pii::KeyRing;
+use crate::store::{Db, SqliteDurability, StoreError, TenantTx};
+use crate::tenant::TenantConfig;
+use crate::types::{Clock, IdGen, SystemClock, TenantId, UuidV7};
+
+/// A tenant as the facade holds it: its validated configuration and its personal-data keys.
+struct Tenant {
+    config: Arc<TenantConfig>,
+    keys: Arc<KeyRing>,
+}
+
+struct Inner {
+    db: Db,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGen>,
+    tenants: RwLock<HashMap<TenantId, Arc<Tenant>>>,
+}
+
+/// The Krug SDK handle. Cheap to clone; share one per process.
+///
+/// ```no_run
+/// # async fn demo() -> krug::Result<()> {
+/// use krug::{Krug, RecordPurchase, RegisterMember};
+/// use krug::pii::{KeyId, KeyRing};
+/// use krug::tenant::TenantConfig;
+/// use krug::types::{BusinessId, Kopecks, Phone};
+///
+/// let config = TenantConfig::from_toml_str(include_str!("../../../../tenants/svoy-krug/tenant.toml"))
+///     .map_err(krug::Error::Config)?;
+/// let keys = KeyRing::generate(KeyId::parse("k1")?);
+/// let tenant = config.id.clone();
+/// let krug = Krug::builder().sqlite("sqlite://krug.db?mode=rwc").tenant(config, keys).build().await?;
+/// let member = krug.register_member(&tenant, RegisterMember::phone(Phone::parse("8 912 345-67-89").map_err(|e| krug::Error::InvalidInput { field: "phone", message: e.to_string() })?)).await?;
+/// let receipt = krug
+///     .record_purchase(&tenant, RecordPurchase::new(member, BusinessId::parse("skinerica").map_err(|e| krug::Error::InvalidInput { field: "business", message: e.to_string() })?, Kopecks::rubles(1_500)?, "R-1"))
+///     .await?;
+/// println!("cashback {}", receipt.cashback);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Krug {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Krug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Krug").finish_non_exhaustive()
+    }
+}
+
+enum Backend {
+    Sqlite(String, SqliteDurability),
+    Postgres(String, u32),
+}
+
+/// Builds a [`Krug`]: choose a store, optionally a clock and an id generator, and the tenants.
+#[must_use]
+pub struct KrugBuilder {
+    backend: Option<Backend>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGen>,
+    tenants: Vec<(TenantConfig, KeyRing)>,
+}
+
+impl Krug {
+    /// Starts building a handle.
+    pub fn builder() -> KrugBuilder {
+        KrugBuilder { backend: None, clock: Arc::new(SystemClock), ids: Arc::new(UuidV7), tenants: Vec::new() }
+    }
+}
+
+impl KrugBuilder {
+    /// Use SQLite at `url` (e.g. `sqlite://./krug-data/krug.db?mode=rwc`), WAL, `synchronous=FULL`.
+    pub fn sqlite(mut self, url: &str) -> Self {
+        self.backend = Some(Backend::Sqlite(url.to_owned(), SqliteDurability::Full));
+        self
+    }
+
+    /// Use SQLite with the given durability (see [`SqliteDurability`]).
+    pub fn sqlite_with(mut self, url: &str, durability: SqliteDurability) -> Self {
+        self.backend = Some(Backend::Sqlite(url.to_owned(), durability));
+        self
+    }
+
+    /// Use PostgreSQL at `url`, with a pool of up to 16 connections.
+    pub fn postgres(mut self, url: &str) -> Self {
+        self.backend = Some(Backend::Postgres(url.to_owned(), 16));
+        self
+    }
+
+    /// Use PostgreSQL at `url` with a pool of up to `max_connections`.
+    pub fn postgres_with(mut self, url: &str, max_connections: u32) -> Self {
+        self.backend = Some(Backend::Postgres(url.to_owned(), max_connections));
+        self
+    }
+
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The id generator (default: UUIDv7).
+    pub fn ids(mut self, ids: impl IdGen) -> Self {
+        self.ids = Arc::new(ids);
+        self
+    }
+
+    /// Hosts a tenant with its personal-data keys; its configuration is applied to the store at
+    /// build (idempotently).
+    pub fn tenant(mut self, config: TenantConfig, keys: KeyRing) -> Self {
+        self.tenants.push((config, keys));
+        self
+    }
+
+    /// Connects, migrates the store and applies the tenants.
+    pub async fn build(self) -> Result<Krug> {
+        let db = match self.backend {
+            Some(Backend::Sqlite(url, durability)) => Db::sqlite(&url, durability).await?,
+            Some(Backend::Postgres(url, max)) => Db::postgres(&url, max).await?,
+            None => {
+                return Err(Error::InvalidInput {
+                    field: "store",
+                    message: "choose a store: .sqlite(url) or .postgres(url)".into(),
+                });
+            }
+        };
+        let krug = Krug {
+            inner: Arc::new(Inner { db, clock: self.clock, ids: self.ids, tenants: RwLock::new(HashMap::new()) }),
+        };
+        for (config, keys) in self.tenants {
+            krug.apply_tenant(config, keys).await?;
+        }
+        Ok(krug)
+    }
+}
+
+impl Krug {
+    /// Applies a tenant's configuration to the store (idempotent) and hosts it with its keys.
+    /// A configuration change takes effect for every command that starts after this returns.
+    pub async fn apply_tenant(&self, config: TenantConfig, keys: KeyRing) -> Result<()> {
+        let source = config.source.clone();
+        let hash = hex(&Sha256::digest(source.as_bytes()));
+        let mut tx = self.inner.db.begin(&config.id).await?;
+        tx.apply_tenant(&config, &source, &hash, self.now()).await?;
+        tx.commit().await?;
+        let tenant = Arc::new(Tenant { config: Arc::new(config), keys: Arc::new(keys) });
+        let mut tenants = self.inner.tenants.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tenants.insert(tenant.config.id.clone(), tenant);
+        Ok(())
+    }
+
+    /// The configuration of a hosted tenant.
+    pub fn tenant_config(&self, tenant: &TenantId) -> Result<Arc<TenantConfig>> {
+        Ok(self.tenant(tenant)?.config.clone())
+    }
+
+    /// Whether the store answers (for readiness probes).
+    pub async fn ping(&self) -> Result<()> {
+        Ok(self.inner.db.ping().await?)
+    }
+
+    /// Closes the store's connections; in-flight commands finish first.
+    pub async fn close(&self) {
+        self.inner.db.close().await;
+    }
+
+    fn tenant(&self, id: &TenantId) -> Result<Arc<Tenant>> {
+        let tenants = self.inner.tenants.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        tenants.get(id).cloned().ok_or_else(|| Error::UnknownTenant(id.clone()))
+    }
+
+    fn now(&self) -> time::OffsetDateTime {
+        self.inner.clock.now()
+    }
+
+    async fn begin(&self, tenant: &TenantId) -> Result<TenantTx> {
+        Ok(self.inner.db.begin(tenant).await?)
+    }
+
+    async fn read(&self, tenant: &TenantId) -> Result<TenantTx> {
+        Ok(self.inner.db.read(tenant).await?)
+    }
+}
+
+/// SHA-256 of a command's canonical JSON: what "the same request" means for idempotency.
+fn request_hash<T: serde::Serialize>(request: &T) -> Result<String> {
+    let json = serde_json::to_vec(request)
+        .map_err(|e| Error::InvalidInput { field: "request", message: format!("cannot be encoded: {e}") })?;
+    Ok(hex(&Sha256::digest(&json)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Outcome of looking up an idempotency key.
+enum Replay<T> {
+    /// The key is new.
+    Fresh,
+    /// The same request ran before: here is its result.
+    Done(T),
+}
+
+/// Looks up `key` in `scope`: a stored result for the same request is returned, a stored result
+/// for a different request is a conflict.
+async fn replay<T: serde::de::DeserializeOwned>(
+    tx: &mut TenantTx,
+    scope: &str,
+    key: &str,
+    hash: &str,
+) -> Result<Replay<T>> {
+    match tx.idempotent(scope, key).await? {
+        None => Ok(Replay::Fresh),
+        Some((stored_hash, _)) if stored_hash != hash => Err(Error::IdempotencyConflict { key: key.to_owned() }),
+        Some((_, response)) => serde_json::from_str(&response)
+            .map(Replay::Done)
+            .map_err(|e| Error::Store(StoreError::Corrupt(format!("stored response: {e}")))),
+    }
+}
+
+/// Whether a failed write lost a race on a unique key (the other writer's result can be replayed).
+fn lost_race(err: &Error) -> bool {
+    matches!(err, Error::Store(StoreError::Conflict { .. }))
+}

@@ -1,0 +1,225 @@
+//! One store over SQLite (the embedded default) and PostgreSQL (production).
+//!
+//! Invariants:
+//! - every statement is one SQL text that runs on both backends (numbered `$n` placeholders);
+//!   where the dialects must differ, both texts stand side by side in the same function;
+//! - tenancy is structural: [`TenantTx`] carries the tenant and binds it as `$1` of every
+//!   statement, so no query can forget its scope;
+//! - a write happens inside one transaction; on SQLite write transactions start with
+//!   `BEGIN IMMEDIATE` on a single writer connection, so concurrent writers queue instead of
+//!   failing with `SQLITE_BUSY` half-way; on PostgreSQL the member's account row is locked with
+//!   `FOR UPDATE` before anything is read that a decision depends on.
+
+mod ledger;
+mod members;
+mod purchases;
+mod tenants;
+
+pub(crate) use members::MemberRow;
+pub(crate) use purchases::{BudgetEntry, NewPurchase};
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use time::OffsetDateTime;
+
+use crate::types::TenantId;
+
+/// A failure of the store, classified at the boundary.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The row does not exist (in this tenant).
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or foreign-key rule refused the write.
+    #[error("conflict on {constraint}")]
+    Conflict {
+        /// The constraint's name where the backend reports it.
+        constraint: String,
+    },
+    /// A stored value could not be read back into a domain type.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The database failed or could not be reached.
+    #[error("database error: {0}")]
+    Backend(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db)
+                if matches!(
+                    db.kind(),
+                    sqlx::error::ErrorKind::UniqueViolation | sqlx::error::ErrorKind::ForeignKeyViolation
+                ) =>
+            {
+                StoreError::Conflict { constraint: db.constraint().unwrap_or(db.message()).to_owned() }
+            }
+            _ => StoreError::Backend(err),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Backend(sqlx::Error::Migrate(Box::new(err)))
+    }
+}
+
+/// SQLite durability: `Full` survives power loss, `Normal` (in WAL) may lose the last commits on
+/// power loss but never corrupts. The default is `Full`: an acknowledged write is never lost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SqliteDurability {
+    /// `synchronous=FULL`.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`.
+    Normal,
+}
+
+/// The connection pools.
+#[derive(Debug, Clone)]
+pub(crate) enum Db {
+    Sqlite { write: SqlitePool, read: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// An open transaction on either backend.
+pub(crate) enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs one body against whichever backend the transaction is on: the body is written once and
+/// compiled for both connection types.
+macro_rules! on {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match &mut $tx.tx {
+            $crate::store::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::store::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use on;
+
+/// A transaction scoped to one tenant. Repository methods (in the submodules) bind the tenant
+/// themselves; a caller cannot reach another tenant's rows through it.
+pub(crate) struct TenantTx {
+    pub(crate) tenant: TenantId,
+    pub(crate) tx: Tx,
+}
+
+impl Db {
+    /// Opens (creating if needed) a SQLite database at `url` and migrates it.
+    pub(crate) async fn sqlite(url: &str, durability: SqliteDurability) -> Result<Db, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match durability {
+                SqliteDurability::Full => SqliteSynchronous::Full,
+                SqliteDurability::Normal => SqliteSynchronous::Normal,
+            })
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
+        sqlx::migrate!("migrations/sqlite").run(&write).await?;
+        let read = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
+        Ok(Db::Sqlite { write, read })
+    }
+
+    /// Connects to PostgreSQL at `url` and migrates it.
+    pub(crate) async fn postgres(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Db::Postgres(pool))
+    }
+
+    /// Begins a write transaction for `tenant`.
+    pub(crate) async fn begin(&self, tenant: &TenantId) -> Result<TenantTx, StoreError> {
+        let tx = match self {
+            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        };
+        Ok(TenantTx { tenant: tenant.clone(), tx })
+    }
+
+    /// Begins a read-only transaction for `tenant` (a consistent snapshot for views).
+    pub(crate) async fn read(&self, tenant: &TenantId) -> Result<TenantTx, StoreError> {
+        let tx = match self {
+            Db::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        };
+        Ok(TenantTx { tenant: tenant.clone(), tx })
+    }
+
+    /// Whether the database answers.
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite { read, .. } => sqlx::query("SELECT 1").execute(read).await.map(|_| ())?,
+            Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ())?,
+        };
+        Ok(())
+    }
+
+    /// Closes every connection, waiting for checked-out ones to return.
+    pub(crate) async fn close(&self) {
+        match self {
+            Db::Sqlite { write, read } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+impl TenantTx {
+    /// Commits everything written through this transaction.
+    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+        match self.tx {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// The tenant as bound to statements.
+    pub(crate) fn tenant_str(&self) -> &str {
+        self.tenant.as_str()
+    }
+}
+
+/// Stored form of an instant: microseconds since the Unix epoch (UTC). Integers compare and
+/// index the same on both backends, unlike text or native timestamp types.
+pub(crate) fn ts(at: OffsetDateTime) -> i64 {
+    let micros = at.unix_timestamp_nanos() / 1_000;
+    i64::try_from(micros).unwrap_or(i64::MAX)
+}
+
+/// Reads a stored instant back.
+pub(crate) fn from_ts(micros: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {micros}: {e}")))
+}
+
+/// Parses a stored value with a domain parser, mapping failures to [`StoreError::Corrupt`].
+pub(crate) fn parse<T, E: std::fmt::Display>(what: &str, result: Result<T, E>) -> Result<T, StoreError> {
+    result.map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
