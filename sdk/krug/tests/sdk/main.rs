@@ -1,0 +1,13 @@
+//! The SDK's integration suite: every test runs against a fresh SQLite database and a fresh
+//! PostgreSQL database (`backend_test!`), through the public `Krug` facade only.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+mod bad_input;
+mod concurrency;
+mod idempotency;
+mod isolation;
+mod journey;
+mod personal_data;
+mod tiers;
