@@ -99,10 +99,10 @@ impl Env {
         self.clock.advance(time::Duration::days(n));
     }
 
-    /// Row counts of every table a command can write, for "nothing was written" checks.
+    /// Row counts of every table a command can write, for "nothing was written" checks (one
+    /// query, so property tests can call it after every command).
     pub async fn counts(&self) -> Vec<(&'static str, i64)> {
-        let mut out = Vec::new();
-        for table in [
+        const TABLES: [&str; 9] = [
             "members",
             "accounts",
             "purchases",
@@ -112,10 +112,36 @@ impl Env {
             "budget_entries",
             "idempotency",
             "audit_log",
-        ] {
-            out.push((table, scalar_i64(&self.db, &format!("SELECT COUNT(*) FROM {table}")).await));
+        ];
+        let select: Vec<String> = TABLES.iter().map(|t| format!("(SELECT COUNT(*) FROM {t})")).collect();
+        // Σ of lot remaining amounts and entry amounts too: an update that changes no row count
+        // (a lot drawn down) must also show.
+        let sql = format!(
+            "SELECT {} || ',' || (SELECT COALESCE(SUM(remaining), 0) FROM lots) || ',' || (SELECT COALESCE(SUM(amount), 0) FROM entries)",
+            select.join(" || ',' || ")
+        );
+        let row = scalar_text(&self.db, &sql).await;
+        let values: Vec<i64> = row.split(',').map(|v| v.parse().unwrap()).collect();
+        TABLES.iter().copied().chain(["Σ lots.remaining", "Σ entries.amount"]).zip(values).collect()
+    }
+}
+
+/// Runs one assertion query returning a single text value.
+pub async fn scalar_text(db: &TestDb, sql: &str) -> String {
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    match db.backend() {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(db.url()).await.unwrap();
+            let v: String = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            v
         }
-        out
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+            let v: String = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+            pool.close().await;
+            v
+        }
     }
 }
 
