@@ -91,6 +91,7 @@ impl Error {
             Error::Ledger(LedgerError::InsufficientBalance { .. }) => "insufficient_balance",
             Error::Ledger(LedgerError::RedeemAboveCap { .. }) => "redeem_above_cap",
             Error::Ledger(LedgerError::NonPositiveAmount) => "invalid_amount",
+            Error::Ledger(LedgerError::Overflow) => "amount_out_of_range",
             Error::Ledger(_) => "ledger_error",
             Error::Status(_) => "invalid_tier",
             Error::IdempotencyConflict { .. } => "idempotency_conflict",

@@ -48,7 +48,7 @@ impl Krug {
         }
         let now = self.now();
         if let Some(birthday) = cmd.birthday
-            && birthday > now.date()
+            && birthday > t.config.local_date(now)
         {
             return Err(Error::InvalidInput { field: "birthday", message: "must not be in the future".into() });
         }

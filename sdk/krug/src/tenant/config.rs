@@ -10,6 +10,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use time::{Date, OffsetDateTime};
 
 use crate::ledger::{BonusPolicy, RefundOfSpent};
 use crate::status::{StatusWindow, TierRule, TierRules};
@@ -158,6 +159,16 @@ impl TenantConfig {
                 }
                 Err(ConfigErrors(v.problems))
             }
+        }
+    }
+
+    /// The calendar date at `now` in the tenant's time zone (birthdays, day-based rules).
+    pub fn local_date(&self, now: OffsetDateTime) -> Date {
+        use time_tz::OffsetDateTimeExt;
+        // The name was checked at load; an unknown zone cannot occur, UTC is the safe fallback.
+        match time_tz::timezones::get_by_name(&self.timezone) {
+            Some(tz) => now.to_timezone(tz).date(),
+            None => now.date(),
         }
     }
 
@@ -490,6 +501,17 @@ mod tests {
 
     fn bps(v: u16) -> Bps {
         Bps::new(v).unwrap()
+    }
+
+    #[test]
+    fn local_date_follows_the_tenant_time_zone() {
+        let config = TenantConfig::from_toml_str(SVOY_KRUG).unwrap();
+        let late_evening_utc = time::macros::datetime!(2026-03-01 22:30 UTC);
+        assert_eq!(config.local_date(late_evening_utc), time::macros::date!(2026 - 03 - 02), "already 01:30 in Moscow");
+        assert_eq!(
+            config.local_date(time::macros::datetime!(2026-03-01 20:59 UTC)),
+            time::macros::date!(2026 - 03 - 01)
+        );
     }
 
     fn paths(errors: &ConfigErrors) -> Vec<&str> {
