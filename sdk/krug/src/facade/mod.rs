@@ -39,22 +39,21 @@ struct Inner {
 /// The Krug SDK handle. Cheap to clone; share one per process.
 ///
 /// ```no_run
-/// # async fn demo() -> krug::Result<()> {
-/// use krug::{Krug, RecordPurchase, RegisterMember};
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use krug::pii::{KeyId, KeyRing};
 /// use krug::tenant::TenantConfig;
-/// use krug::types::{BusinessId, Kopecks, Phone};
+/// use krug::types::{Bonus, BusinessId, Kopecks, Phone};
+/// use krug::{Krug, RecordPurchase, RegisterMember};
 ///
-/// let config = TenantConfig::from_toml_str(include_str!("../../../../tenants/svoy-krug/tenant.toml"))
-///     .map_err(krug::Error::Config)?;
-/// let keys = KeyRing::generate(KeyId::parse("k1")?);
+/// let config = TenantConfig::load_dir("tenants/svoy-krug".as_ref())?;
 /// let tenant = config.id.clone();
+/// let keys = KeyRing::generate(KeyId::parse("k1")?);
 /// let krug = Krug::builder().sqlite("sqlite://krug.db?mode=rwc").tenant(config, keys).build().await?;
-/// let member = krug.register_member(&tenant, RegisterMember::phone(Phone::parse("8 912 345-67-89").map_err(|e| krug::Error::InvalidInput { field: "phone", message: e.to_string() })?)).await?;
-/// let receipt = krug
-///     .record_purchase(&tenant, RecordPurchase::new(member, BusinessId::parse("skinerica").map_err(|e| krug::Error::InvalidInput { field: "business", message: e.to_string() })?, Kopecks::rubles(1_500)?, "R-1"))
-///     .await?;
-/// println!("cashback {}", receipt.cashback);
+///
+/// let anna = krug.register_member(&tenant, RegisterMember::phone(Phone::parse("8 (912) 345-67-89")?)).await?;
+/// let purchase = RecordPurchase::new(anna, BusinessId::parse("skinerica")?, Kopecks::rubles(1_500)?, "R-1");
+/// let receipt = krug.record_purchase(&tenant, purchase.redeem(Bonus::ZERO)).await?;
+/// println!("cashback {} at {:?}", receipt.cashback, receipt.tier_after);
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
