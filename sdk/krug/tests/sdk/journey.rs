@@ -236,3 +236,49 @@ backend_test!(
         assert_eq!((s[0].from.as_str(), s[0].to.as_str(), s[0].amount), ("lisichkino", "skinerica", bonus(20_000)));
     }
 );
+
+backend_test!(
+    async fn under_the_debt_policy_a_refund_of_spent_cashback_leaves_a_debt_that_later_cashback_repays(db: TestDb) {
+        // zelenyi-kvartal: no hold, 3 % at the first tier, half of a purchase payable with bonus,
+        // refunds of spent cashback become debt.
+        let env = env(db).await;
+        let t = env.other.clone();
+        let vera = env.krug.register_member(&t, krug::RegisterMember::phone(phone(7))).await.unwrap();
+        let flowers =
+            env.krug.record_purchase(&t, RecordPurchase::new(vera, biz("florist"), rub(10_000), "F-1")).await.unwrap();
+        assert_eq!(flowers.cashback, bonus(30_000));
+        assert_eq!(flowers.balance.available, bonus(30_000), "no hold in this tenant");
+        let bread = env
+            .krug
+            .record_purchase(&t, RecordPurchase::new(vera, biz("bakery"), rub(1_000), "B-1").redeem(bonus(30_000)))
+            .await
+            .unwrap();
+        assert_eq!(bread.cashback, bonus(2_100));
+
+        let refund = env
+            .krug
+            .refund(&t, RefundPurchase { purchase: flowers.purchase, refund_id: "RF".into(), amount: None })
+            .await
+            .unwrap();
+        assert_eq!((refund.cashback_reversed, refund.cashback_written_off), (bonus(30_000), bonus(0)));
+        assert_eq!(refund.balance.debt, bonus(30_000));
+        assert_eq!(refund.balance.total, bonus(-27_900));
+        assert_eq!(refund.balance.available, bonus(-27_900));
+        let refused = env
+            .krug
+            .record_purchase(&t, RecordPurchase::new(vera, biz("bakery"), rub(100), "B-2").redeem(bonus(1)))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), "insufficient_balance");
+
+        let repay =
+            env.krug.record_purchase(&t, RecordPurchase::new(vera, biz("florist"), rub(10_000), "F-2")).await.unwrap();
+        assert_eq!(repay.cashback, bonus(30_000));
+        assert_eq!(
+            (repay.balance.debt, repay.balance.total),
+            (bonus(0), bonus(2_100)),
+            "cashback repays the debt first"
+        );
+        assert_eq!(env.krug.verify_ledger(&t, vera).await.unwrap(), bonus(2_100));
+    }
+);
