@@ -48,6 +48,19 @@ fn lot_from(row: LotTuple) -> Result<Lot, StoreError> {
     })
 }
 
+fn account_from(row: AccountTuple) -> Result<StoredAccount, StoreError> {
+    let (balance, debt, earned, below_since, invited) = row;
+    Ok(StoredAccount {
+        balance: parse("balance", Bonus::new(balance))?,
+        debt: parse("debt", Bonus::new(debt))?,
+        held: HeldStatus {
+            earned: tier(earned)?,
+            below_since: below_since.map(from_ts).transpose()?,
+            invited: tier(invited)?,
+        },
+    })
+}
+
 fn tier(value: Option<String>) -> Result<Option<TierCode>, StoreError> {
     value.map(|t| parse("tier", TierCode::parse(&t))).transpose()
 }
@@ -93,16 +106,7 @@ impl TenantTx {
                 .await?
             }
         };
-        let (balance, debt, earned, below_since, invited) = row.ok_or(StoreError::NotFound)?;
-        Ok(StoredAccount {
-            balance: parse("balance", Bonus::new(balance))?,
-            debt: parse("debt", Bonus::new(debt))?,
-            held: HeldStatus {
-                earned: tier(earned)?,
-                below_since: below_since.map(from_ts).transpose()?,
-                invited: tier(invited)?,
-            },
-        })
+        account_from(row.ok_or(StoreError::NotFound)?)
     }
 
     /// Reads the account without locking (views).
@@ -116,16 +120,7 @@ impl TenantTx {
         .bind(member.as_uuid())
         .fetch_optional(c)
         .await)?;
-        let (balance, debt, earned, below_since, invited) = row.ok_or(StoreError::NotFound)?;
-        Ok(StoredAccount {
-            balance: parse("balance", Bonus::new(balance))?,
-            debt: parse("debt", Bonus::new(debt))?,
-            held: HeldStatus {
-                earned: tier(earned)?,
-                below_since: below_since.map(from_ts).transpose()?,
-                invited: tier(invited)?,
-            },
-        })
+        account_from(row.ok_or(StoreError::NotFound)?)
     }
 
     /// Loads the member's open lots (something left), plus the named lots even when empty.
