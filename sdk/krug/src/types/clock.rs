@@ -18,3 +18,9 @@ impl Clock for SystemClock {
         OffsetDateTime::now_utc()
     }
 }
+
+impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
+    fn now(&self) -> OffsetDateTime {
+        (**self).now()
+    }
+}

@@ -1,0 +1,48 @@
+//! Prometheus metrics: requests and latency by operation, scans, accrued bonus.
+
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder};
+
+/// The appliance's metrics, registered once per application.
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by OpenAPI operation id and HTTP status.
+    pub requests: IntCounterVec,
+    /// Request latency by operation id.
+    pub latency: HistogramVec,
+    /// Scans accepted at the counter.
+    pub scans: IntCounter,
+    /// Cashback accrued through the API, in bonus kopecks.
+    pub accrued: IntCounter,
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("krug_http_requests_total", "HTTP requests by operation and status"),
+            &["operation", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new("krug_http_request_duration_seconds", "HTTP request latency by operation")
+                .buckets(vec![0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0]),
+            &["operation"],
+        )?;
+        let scans = IntCounter::new("krug_scans_total", "Scans accepted at the counter")?;
+        let accrued = IntCounter::new("krug_accrued_bonus_kopecks_total", "Cashback accrued, in bonus kopecks")?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(scans.clone()))?;
+        registry.register(Box::new(accrued.clone()))?;
+        Ok(Metrics { registry, requests, latency, scans, accrued })
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut buf = Vec::new();
+        if TextEncoder::new().encode(&self.registry.gather(), &mut buf).is_err() {
+            return String::new();
+        }
+        String::from_utf8(buf).unwrap_or_default()
+    }
+}

@@ -1,0 +1,222 @@
+//! RFC 9457 problem details: the one shape of every error the API returns.
+//!
+//! Handlers return `Result<_, ApiError>`; poem's own failures (malformed JSON, a wrong type, an
+//! unknown field, a missing token, an unknown route) are caught by [`catch_all`] and rewritten
+//! into the same shape, so a client never parses a second error format. A 5xx body is opaque:
+//! the cause goes to the log, never to the client.
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+/// Media type of problem bodies.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One field-level problem.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+pub struct FieldProblem {
+    /// Where: a JSON path or a configuration field path (`tiers[2].min_spend_kopecks`).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// An RFC 9457 problem.
+#[derive(Debug, Clone, Object, serde::Serialize)]
+#[oai(example)]
+pub struct Problem {
+    /// A URI naming the problem type (`urn:krug:problem:<code>`).
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Short, human-readable summary of the problem type.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// Human-readable explanation of this occurrence.
+    pub detail: String,
+    /// Stable machine-readable code (`insufficient_balance`).
+    pub code: String,
+    /// Field-level problems, when the input had several.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldProblem>>,
+}
+
+impl Problem {
+    /// A problem with `status`, stable `code` and `detail`.
+    pub fn new(status: u16, code: &str, detail: impl Into<String>) -> Problem {
+        let title = StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error").to_owned();
+        Problem {
+            type_: format!("urn:krug:problem:{code}"),
+            title,
+            status,
+            detail: detail.into(),
+            code: code.to_owned(),
+            errors: None,
+        }
+    }
+}
+
+impl poem_openapi::types::Example for Problem {
+    fn example() -> Problem {
+        Problem::new(409, "insufficient_balance", "insufficient balance: 120 bonus kopecks available, 500 requested")
+    }
+}
+
+/// Every error an operation can answer with.
+#[derive(Debug, ApiResponse)]
+#[oai(bad_request_handler = "bad_request")]
+pub enum ApiError {
+    /// The request is malformed (JSON syntax, types, unknown fields, a malformed QR code).
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<Problem>),
+    /// Missing, expired or invalid credentials.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<Problem>),
+    /// Authenticated, but this role may not do this (or the tenant is suspended).
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<Problem>),
+    /// No such resource in your tenant.
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<Problem>),
+    /// Conflicts with the current state (insufficient balance, reused key, used QR code).
+    #[oai(status = 409, content_type = "application/problem+json")]
+    Conflict(Json<Problem>),
+    /// Well-formed but refused by a rule (amount, cap, expired code, invalid configuration).
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Json<Problem>),
+    /// Too many requests; retry after the given number of seconds.
+    #[oai(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(Json<Problem>, #[oai(header = "Retry-After")] u32),
+    /// Something failed on our side; the body says nothing more.
+    #[oai(status = 500, content_type = "application/problem+json")]
+    Internal(Json<Problem>),
+}
+
+/// Turns poem-openapi's request-parsing failures into a 400 problem.
+fn bad_request(err: poem::Error) -> ApiError {
+    ApiError::BadRequest(Json(Problem::new(400, parse_code(&err), err.to_string())))
+}
+
+fn parse_code(err: &poem::Error) -> &'static str {
+    if err.is::<poem_openapi::error::ParseRequestPayloadError>() {
+        "malformed_body"
+    } else if err.is::<poem_openapi::error::ParseParamError>() || err.is::<poem_openapi::error::ParsePathError>() {
+        "malformed_parameter"
+    } else if err.is::<poem_openapi::error::ContentTypeError>() {
+        "unsupported_media_type"
+    } else {
+        "bad_request"
+    }
+}
+
+impl ApiError {
+    /// A problem for `status` with `code`.
+    pub fn new(status: u16, code: &str, detail: impl Into<String>) -> ApiError {
+        ApiError::from_problem(Problem::new(status, code, detail), None)
+    }
+
+    /// 401 `unauthorized`.
+    pub fn unauthorized(detail: impl Into<String>) -> ApiError {
+        ApiError::new(401, "unauthorized", detail)
+    }
+
+    /// 403 `forbidden`.
+    pub fn forbidden(detail: impl Into<String>) -> ApiError {
+        ApiError::new(403, "forbidden", detail)
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(what: &str) -> ApiError {
+        ApiError::new(404, "not_found", format!("{what} not found"))
+    }
+
+    /// 422 `invalid_input` for one field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> ApiError {
+        let message = message.into();
+        let mut p = Problem::new(422, "invalid_input", format!("{field}: {message}"));
+        p.errors = Some(vec![FieldProblem { field: field.to_owned(), message }]);
+        ApiError::from_problem(p, None)
+    }
+
+    /// An opaque 500; the cause is logged with an id the client can quote.
+    pub fn internal(cause: &dyn std::fmt::Display) -> ApiError {
+        let incident = uuid::Uuid::from_u128(rand::random::<u128>());
+        tracing::error!(%incident, error = %cause, "internal error");
+        ApiError::new(500, "internal", format!("internal error (incident {incident})"))
+    }
+
+    /// Wraps a problem in the variant for its status.
+    pub fn from_problem(p: Problem, retry_after: Option<u32>) -> ApiError {
+        match p.status {
+            400 => ApiError::BadRequest(Json(p)),
+            401 => ApiError::Unauthorized(Json(p)),
+            403 => ApiError::Forbidden(Json(p)),
+            404 => ApiError::NotFound(Json(p)),
+            409 => ApiError::Conflict(Json(p)),
+            422 => ApiError::Unprocessable(Json(p)),
+            429 => ApiError::TooManyRequests(Json(p), retry_after.unwrap_or(60)),
+            _ => ApiError::Internal(Json(Problem { status: 500, ..p })),
+        }
+    }
+}
+
+impl From<krug::Error> for ApiError {
+    fn from(err: krug::Error) -> ApiError {
+        let status = err.http_status();
+        if status >= 500 {
+            return ApiError::internal(&err);
+        }
+        let mut p = Problem::new(status, err.code(), err.to_string());
+        if let krug::Error::Config(problems) = &err {
+            p.errors = Some(
+                problems.0.iter().map(|c| FieldProblem { field: c.path.clone(), message: c.message.clone() }).collect(),
+            );
+        }
+        let retry_after = retry_after(&err);
+        ApiError::from_problem(p, retry_after)
+    }
+}
+
+/// The Retry-After of a rate-limit refusal from the SDK, when it says one.
+fn retry_after(err: &krug::Error) -> Option<u32> {
+    let _ = err;
+    None
+}
+
+/// Rewrites any error that did not come from a handler's `ApiError` (poem's parse, auth and
+/// routing failures) into a problem response; passes problem responses through.
+pub async fn catch_all(err: poem::Error) -> Response {
+    let status = err.status();
+    let code = match status {
+        StatusCode::BAD_REQUEST => parse_code(&err),
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        s if s.is_client_error() => "bad_request",
+        _ => "internal",
+    };
+    let problem = if status.is_server_error() {
+        let incident = uuid::Uuid::from_u128(rand::random::<u128>());
+        tracing::error!(%incident, error = %err, "internal error");
+        Problem::new(500, "internal", format!("internal error (incident {incident})"))
+    } else {
+        Problem::new(status.as_u16(), code, err.to_string())
+    };
+    problem_response(&problem)
+}
+
+/// A problem as a plain poem response.
+pub fn problem_response(problem: &Problem) -> Response {
+    let body = serde_json::to_vec(problem).unwrap_or_default();
+    Response::builder()
+        .status(StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .content_type(PROBLEM_JSON)
+        .body(body)
+        .into_response()
+}

@@ -1,0 +1,120 @@
+//! `TestApp`: the appliance on a random port, a fresh database, a manual clock, a capturing SMS
+//! gateway, and both fixture tenants.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use krug_appliance::sms::CapturingGateway;
+use krug_appliance::{Application, Overrides, Settings};
+use krug_testkit::{ManualClock, TestDb};
+use serde_json::Value;
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: ManualClock,
+    pub sms: CapturingGateway,
+    pub state: krug_appliance::state::AppState,
+    _db: TestDb,
+    _data: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+/// A response's status and JSON body (problem bodies included).
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or("")
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(db: TestDb) -> TestApp {
+        let data = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            listen: "127.0.0.1:0".into(),
+            data_dir: data.path().to_path_buf(),
+            database_url: Some(db.url().to_owned()),
+            postgres_pool: 8,
+            tenants: vec![repo_path("tenants/svoy-krug"), repo_path("sdk/krug-testkit/fixtures/other-tenant")],
+            ..Settings::default()
+        };
+        let clock = ManualClock::new(time::macros::datetime!(2026-03-02 09:00 UTC));
+        let sms = CapturingGateway::default();
+        let app = Application::build(
+            settings,
+            Overrides { clock: Some(Arc::new(clock.clone())), sms: Some(Arc::new(sms.clone())) },
+        )
+        .await
+        .unwrap();
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        TestApp { base, http: reqwest::Client::new(), clock, sms, state, _db: db, _data: data, stop: Some(stop) }
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, content_type, body, headers }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send(reqwest::Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        self.send(reqwest::Method::POST, path, token, Some(body)).await
+    }
+
+    /// Posts raw bytes with a JSON content type (malformed-body tests).
+    pub async fn post_raw(&self, path: &str, token: Option<&str>, raw: &str) -> Reply {
+        let mut req = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .header("content-type", "application/json")
+            .body(raw.to_owned());
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Reply { status, content_type, body, headers }
+    }
+}
