@@ -66,6 +66,12 @@ pub enum Error {
         /// What was asked for.
         requested: Kopecks,
     },
+    /// The refresh token is unknown, expired, revoked or malformed.
+    #[error("the refresh token is invalid or expired")]
+    RefreshInvalid,
+    /// The refresh token was already used: its whole session family has been revoked.
+    #[error("the refresh token was already used; every session of this sign-in is revoked")]
+    RefreshReused,
     /// The tenant configuration is invalid; every problem is listed with its field path.
     #[error("invalid tenant configuration:\n{0}")]
     Config(ConfigErrors),
@@ -97,6 +103,8 @@ impl Error {
             Error::IdempotencyConflict { .. } => "idempotency_conflict",
             Error::RefundExceedsPurchase { .. } => "refund_exceeds_purchase",
             Error::Config(_) => "invalid_config",
+            Error::RefreshInvalid => "refresh_invalid",
+            Error::RefreshReused => "refresh_reused",
             Error::Pii(_) | Error::Store(_) => "internal",
         }
     }
@@ -105,6 +113,7 @@ impl Error {
     pub fn http_status(&self) -> u16 {
         match self.code() {
             "tenant_not_found" | "business_not_found" | "member_not_found" | "purchase_not_found" => 404,
+            "refresh_invalid" | "refresh_reused" => 401,
             "phone_taken" | "insufficient_balance" | "idempotency_conflict" => 409,
             "invalid_amount"
             | "invalid_input"

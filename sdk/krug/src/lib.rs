@@ -22,6 +22,7 @@ pub mod types;
 pub use error::{Error, Result};
 pub use facade::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, Krug, KrugBuilder,
-    MemberProfile, Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
+    MemberProfile, Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, Session, SettlementLine,
+    StatusView,
 };
 pub use store::{SqliteDurability, StoreError};

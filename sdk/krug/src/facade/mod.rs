@@ -6,11 +6,13 @@ mod commands;
 mod ledger;
 mod members;
 mod purchases;
+mod sessions;
 
 pub use commands::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, MemberProfile,
     Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
 };
+pub use sessions::Session;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -13,10 +13,12 @@
 mod ledger;
 mod members;
 mod purchases;
+mod sessions;
 mod tenants;
 
 pub(crate) use members::MemberRow;
 pub(crate) use purchases::{BudgetEntry, NewPurchase};
+pub(crate) use sessions::RefreshRow;
 
 use std::str::FromStr;
 use std::time::Duration;
