@@ -1,7 +1,9 @@
 //! The HTTP API: one `#[OpenApi]` struct per resource, composed here. Handlers are thin:
 //! principal + DTO → SDK command → DTO.
 
+pub mod dto;
 pub mod health;
+pub mod me;
 
 use std::time::Instant;
 
@@ -15,14 +17,16 @@ use crate::state::AppState;
 pub enum ApiTags {
     /// Liveness, readiness and metrics.
     Health,
+    /// The member's app: profile, balance, history, status, QR wallet.
+    Member,
 }
 
 /// The composed API.
-pub type Api = health::HealthApi;
+pub type Api = (health::HealthApi, me::MeApi);
 
 /// The OpenAPI service (also what `krug openapi` prints).
 pub fn service() -> OpenApiService<Api, ()> {
-    OpenApiService::new(health::HealthApi, "Krug", env!("CARGO_PKG_VERSION"))
+    OpenApiService::new((health::HealthApi, me::MeApi), "Krug", env!("CARGO_PKG_VERSION"))
         .description(
             "Coalition loyalty: members earn bonuses at one partner and spend them at another, climb \
              status tiers across categories. Errors are RFC 9457 problem+json with a stable `code`.",

@@ -1,0 +1,192 @@
+//! Wire shapes shared by several resources. Money fields are integers named `*_kopecks`
+//! (1 ₽ = 100 kopecks; 1 bonus kopeck = 1 kopeck of value); times are RFC 3339 UTC.
+
+use poem_openapi::Object;
+use poem_openapi::types::Example;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// An amount becoming available or lapsing at an instant.
+#[derive(Debug, Clone, Object)]
+pub struct DatedAmount {
+    /// When.
+    pub at: OffsetDateTime,
+    /// How much, in bonus kopecks.
+    pub amount_kopecks: i64,
+}
+
+/// A member's balance.
+#[derive(Debug, Clone, Object)]
+#[oai(example)]
+pub struct Balance {
+    /// Spendable now (negative only when a refund left a debt).
+    pub available_kopecks: i64,
+    /// Earned but still in the hold period.
+    pub pending_kopecks: i64,
+    /// When pending bonuses become available.
+    pub pending: Vec<DatedAmount>,
+    /// Available bonuses lapsing in the next 30 days.
+    pub expiring_soon: Vec<DatedAmount>,
+    /// Outstanding debt from refunds of spent cashback.
+    pub debt_kopecks: i64,
+    /// The ledger total (available + pending − debt).
+    pub total_kopecks: i64,
+}
+
+impl From<&krug::ledger::BalanceView> for Balance {
+    fn from(v: &krug::ledger::BalanceView) -> Balance {
+        let dated = |d: &krug::ledger::Dated| DatedAmount { at: d.at, amount_kopecks: d.amount.get() };
+        Balance {
+            available_kopecks: v.available.get(),
+            pending_kopecks: v.pending.get(),
+            pending: v.pending_lots.iter().map(dated).collect(),
+            expiring_soon: v.expiring.iter().map(dated).collect(),
+            debt_kopecks: v.debt.get(),
+            total_kopecks: v.total.get(),
+        }
+    }
+}
+
+impl Example for Balance {
+    fn example() -> Balance {
+        Balance {
+            available_kopecks: 50_000,
+            pending_kopecks: 22_500,
+            pending: vec![DatedAmount { at: OffsetDateTime::UNIX_EPOCH, amount_kopecks: 22_500 }],
+            expiring_soon: vec![],
+            debt_kopecks: 0,
+            total_kopecks: 72_500,
+        }
+    }
+}
+
+/// What is missing for the next tier.
+#[derive(Debug, Clone, Object)]
+pub struct TierProgress {
+    /// The next tier's code.
+    pub next_tier: String,
+    /// Spend still missing, in kopecks.
+    pub missing_spend_kopecks: i64,
+    /// Distinct categories still missing.
+    pub missing_categories: u32,
+}
+
+impl From<&krug::status::Progress> for TierProgress {
+    fn from(p: &krug::status::Progress) -> TierProgress {
+        TierProgress {
+            next_tier: p.next.to_string(),
+            missing_spend_kopecks: p.missing_spend.get(),
+            missing_categories: p.missing_categories,
+        }
+    }
+}
+
+/// The breakdown of a recorded purchase or scan.
+#[derive(Debug, Clone, Object)]
+#[oai(example)]
+pub struct Receipt {
+    /// The purchase id (for refunds).
+    pub purchase_id: Uuid,
+    /// The member.
+    pub member_id: Uuid,
+    /// The business.
+    pub business: String,
+    /// The category it counted under.
+    pub category: String,
+    /// Purchase total.
+    pub amount_kopecks: i64,
+    /// Paid with bonuses.
+    pub redeemed_kopecks: i64,
+    /// Paid with money (cashback accrues on this).
+    pub paid_kopecks: i64,
+    /// Cashback credited (pending until `cashback_available_at`).
+    pub cashback_kopecks: i64,
+    /// Cashback rate in basis points (700 = 7 %).
+    pub cashback_rate_bps: u16,
+    /// When the cashback becomes spendable.
+    pub cashback_available_at: OffsetDateTime,
+    /// Tier before.
+    pub tier_before: Option<String>,
+    /// Tier after.
+    pub tier_after: Option<String>,
+    /// Whether this purchase changed the tier.
+    pub tier_changed: bool,
+    /// Progress to the next tier.
+    pub progress: Option<TierProgress>,
+    /// Contribution to the ecosystem's event budget.
+    pub budget_contribution_kopecks: i64,
+    /// The member's balance after the purchase.
+    pub balance: Balance,
+    /// When it was recorded.
+    pub recorded_at: OffsetDateTime,
+}
+
+impl From<&krug::Receipt> for Receipt {
+    fn from(r: &krug::Receipt) -> Receipt {
+        Receipt {
+            purchase_id: r.purchase.as_uuid(),
+            member_id: r.member.as_uuid(),
+            business: r.business.to_string(),
+            category: r.category.to_string(),
+            amount_kopecks: r.amount.get(),
+            redeemed_kopecks: r.redeemed.get(),
+            paid_kopecks: r.paid.get(),
+            cashback_kopecks: r.cashback.get(),
+            cashback_rate_bps: r.cashback_rate.get(),
+            cashback_available_at: r.cashback_available_at,
+            tier_before: r.tier_before.as_ref().map(ToString::to_string),
+            tier_after: r.tier_after.as_ref().map(ToString::to_string),
+            tier_changed: r.tier_changed,
+            progress: r.progress.as_ref().map(TierProgress::from),
+            budget_contribution_kopecks: r.budget_contribution.get(),
+            balance: Balance::from(&r.balance),
+            recorded_at: r.recorded_at,
+        }
+    }
+}
+
+impl Example for Receipt {
+    fn example() -> Receipt {
+        Receipt {
+            purchase_id: Uuid::nil(),
+            member_id: Uuid::nil(),
+            business: "mindal".into(),
+            category: "beauty_salon".into(),
+            amount_kopecks: 500_000,
+            redeemed_kopecks: 50_000,
+            paid_kopecks: 450_000,
+            cashback_kopecks: 22_500,
+            cashback_rate_bps: 500,
+            cashback_available_at: OffsetDateTime::UNIX_EPOCH,
+            tier_before: Some("insider".into()),
+            tier_after: Some("insider".into()),
+            tier_changed: false,
+            progress: Some(TierProgress {
+                next_tier: "vip".into(),
+                missing_spend_kopecks: 1_500_000,
+                missing_categories: 1,
+            }),
+            budget_contribution_kopecks: 9_000,
+            balance: Balance::example(),
+            recorded_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+}
+
+/// Parses a path or body id, answering 404 for anything that is not one (an id that cannot
+/// exist names nothing).
+pub fn parse_id<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, crate::problem::ApiError> {
+    value.parse().map_err(|_| crate::problem::ApiError::not_found(what))
+}
+
+/// A non-negative amount of money from the wire.
+pub fn kopecks(field: &str, value: i64) -> Result<krug::types::Kopecks, crate::problem::ApiError> {
+    krug::types::Kopecks::new(value)
+        .map_err(|e| crate::problem::ApiError::new(422, "invalid_amount", format!("{field}: {e}")))
+}
+
+/// A non-negative bonus amount from the wire.
+pub fn bonus(field: &str, value: i64) -> Result<krug::types::Bonus, crate::problem::ApiError> {
+    krug::types::Bonus::non_negative(value)
+        .map_err(|e| crate::problem::ApiError::new(422, "invalid_amount", format!("{field}: {e}")))
+}

@@ -1,0 +1,187 @@
+//! The member's own views: profile, balance, history, status. Every operation reads the member
+//! from the token, so a member can only ever see herself.
+
+use poem::web::Data;
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
+use poem_openapi::{Object, OpenApi};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+use super::ApiTags;
+use super::dto::{Balance, TierProgress, parse_id};
+use crate::auth::{BearerAuth, Role};
+use crate::problem::ApiError;
+use crate::state::AppState;
+
+/// Member endpoints.
+pub struct MeApi;
+
+/// The member's profile.
+#[derive(Debug, Clone, Object)]
+#[oai(example)]
+pub struct Profile {
+    /// The member id.
+    pub member_id: Uuid,
+    /// Her phone, E.164.
+    pub phone: String,
+    /// Her name, if given.
+    pub name: Option<String>,
+    /// Her birthday, if given.
+    pub birthday: Option<Date>,
+    /// When she joined.
+    pub joined_at: OffsetDateTime,
+}
+
+impl Example for Profile {
+    fn example() -> Profile {
+        Profile {
+            member_id: Uuid::nil(),
+            phone: "+79123456789".into(),
+            name: Some("Анна".into()),
+            birthday: None,
+            joined_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+}
+
+impl From<krug::MemberProfile> for Profile {
+    fn from(p: krug::MemberProfile) -> Profile {
+        Profile {
+            member_id: p.id.as_uuid(),
+            phone: p.phone.as_e164().to_owned(),
+            name: p.name,
+            birthday: p.birthday,
+            joined_at: p.joined_at,
+        }
+    }
+}
+
+/// One ledger line.
+#[derive(Debug, Clone, Object)]
+pub struct HistoryLine {
+    /// The entry id (also the paging cursor).
+    pub entry_id: Uuid,
+    /// accrual, redemption, expiry, reversal or adjustment.
+    pub kind: String,
+    /// Signed amount in bonus kopecks.
+    pub amount_kopecks: i64,
+    /// What caused it: purchase, offer, chain, referral, manual, expiry.
+    pub source: String,
+    /// Where.
+    pub business: Option<String>,
+    /// The purchase involved.
+    pub purchase_id: Option<Uuid>,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// A page of history, newest first.
+#[derive(Debug, Clone, Object)]
+pub struct HistoryPage {
+    /// The lines.
+    pub items: Vec<HistoryLine>,
+    /// Pass as `before` for the next page; absent at the end.
+    pub next: Option<Uuid>,
+}
+
+/// The member's status.
+#[derive(Debug, Clone, Object)]
+#[oai(example)]
+pub struct Status {
+    /// Current tier; absent before the first purchase.
+    pub tier: Option<String>,
+    /// Cashback rate in basis points.
+    pub cashback_rate_bps: u16,
+    /// Net spend in the status window, kopecks.
+    pub window_spend_kopecks: i64,
+    /// Distinct categories bought in the window.
+    pub window_categories: Vec<String>,
+    /// What is missing for the next tier.
+    pub progress: Option<TierProgress>,
+    /// Whether the tier is held by the downgrade grace period.
+    pub in_grace: bool,
+}
+
+impl Example for Status {
+    fn example() -> Status {
+        Status {
+            tier: Some("insider".into()),
+            cashback_rate_bps: 500,
+            window_spend_kopecks: 2_150_000,
+            window_categories: vec!["cosmetology".into(), "gastro_market".into()],
+            progress: Some(TierProgress {
+                next_tier: "vip".into(),
+                missing_spend_kopecks: 850_000,
+                missing_categories: 1,
+            }),
+            in_grace: false,
+        }
+    }
+}
+
+#[OpenApi(prefix_path = "/v1/me", tag = "ApiTags::Member")]
+impl MeApi {
+    /// Your profile.
+    #[oai(path = "/", method = "get", operation_id = "me_profile")]
+    async fn profile(&self, state: Data<&AppState>, auth: BearerAuth) -> Result<Json<Profile>, ApiError> {
+        let member = auth.0.member()?;
+        let tenant = auth.0.tenant()?;
+        Ok(Json(Profile::from(state.krug.member(tenant, member).await?)))
+    }
+
+    /// Your balance: available now, pending with dates, and what lapses within 30 days.
+    #[oai(path = "/balance", method = "get", operation_id = "me_balance")]
+    async fn balance(&self, state: Data<&AppState>, auth: BearerAuth) -> Result<Json<Balance>, ApiError> {
+        let member = auth.0.member()?;
+        Ok(Json(Balance::from(&state.krug.balance(auth.0.tenant()?, member).await?)))
+    }
+
+    /// Your bonus history, newest first, paged by cursor.
+    #[oai(path = "/history", method = "get", operation_id = "me_history")]
+    async fn history(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        /// The `next` of the previous page.
+        before: Query<Option<String>>,
+        /// Page size, 1–200 (default 50).
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<HistoryPage>, ApiError> {
+        let member = auth.0.member()?;
+        let before = before.0.as_deref().map(|b| parse_id::<krug::types::EntryId>("cursor", b)).transpose()?;
+        let page = state.krug.history(auth.0.tenant()?, member, before, limit.0.unwrap_or(50)).await?;
+        Ok(Json(HistoryPage {
+            items: page
+                .items
+                .into_iter()
+                .map(|i| HistoryLine {
+                    entry_id: i.entry.as_uuid(),
+                    kind: i.kind.as_str().to_owned(),
+                    amount_kopecks: i.amount.get(),
+                    source: i.source.as_str().to_owned(),
+                    business: i.business.map(|b| b.to_string()),
+                    purchase_id: i.purchase.map(|p| p.as_uuid()),
+                    at: i.at,
+                })
+                .collect(),
+            next: page.next.map(|e| e.as_uuid()),
+        }))
+    }
+
+    /// Your status tier, cashback rate and progress to the next tier.
+    #[oai(path = "/status", method = "get", operation_id = "me_status")]
+    async fn status(&self, state: Data<&AppState>, auth: BearerAuth) -> Result<Json<Status>, ApiError> {
+        auth.0.require(&[Role::Member])?;
+        let s = state.krug.status(auth.0.tenant()?, auth.0.member()?).await?;
+        Ok(Json(Status {
+            tier: s.tier.map(|t| t.to_string()),
+            cashback_rate_bps: s.cashback_rate.get(),
+            window_spend_kopecks: s.window_spend.get(),
+            window_categories: s.window_categories.into_iter().map(|c| c.to_string()).collect(),
+            progress: s.progress.as_ref().map(TierProgress::from),
+            in_grace: s.in_grace,
+        }))
+    }
+}
