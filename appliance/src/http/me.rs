@@ -121,6 +121,19 @@ impl Example for Status {
     }
 }
 
+impl From<krug::StatusView> for Status {
+    fn from(s: krug::StatusView) -> Status {
+        Status {
+            tier: s.tier.map(|t| t.to_string()),
+            cashback_rate_bps: s.cashback_rate.get(),
+            window_spend_kopecks: s.window_spend.get(),
+            window_categories: s.window_categories.into_iter().map(|c| c.to_string()).collect(),
+            progress: s.progress.as_ref().map(TierProgress::from),
+            in_grace: s.in_grace,
+        }
+    }
+}
+
 #[OpenApi(prefix_path = "/v1/me", tag = "ApiTags::Member")]
 impl MeApi {
     /// Your profile.
@@ -175,13 +188,6 @@ impl MeApi {
     async fn status(&self, state: Data<&AppState>, auth: BearerAuth) -> Result<Json<Status>, ApiError> {
         auth.0.require(&[Role::Member])?;
         let s = state.krug.status(auth.0.tenant()?, auth.0.member()?).await?;
-        Ok(Json(Status {
-            tier: s.tier.map(|t| t.to_string()),
-            cashback_rate_bps: s.cashback_rate.get(),
-            window_spend_kopecks: s.window_spend.get(),
-            window_categories: s.window_categories.into_iter().map(|c| c.to_string()).collect(),
-            progress: s.progress.as_ref().map(TierProgress::from),
-            in_grace: s.in_grace,
-        }))
+        Ok(Json(Status::from(s)))
     }
 }

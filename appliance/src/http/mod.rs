@@ -4,6 +4,7 @@
 pub mod dto;
 pub mod health;
 pub mod me;
+pub mod operator;
 
 use std::time::Instant;
 
@@ -19,14 +20,16 @@ pub enum ApiTags {
     Health,
     /// The member's app: profile, balance, history, status, QR wallet.
     Member,
+    /// The tenant operator: adjustments, invitations, settlement, budget, audit.
+    Operator,
 }
 
 /// The composed API.
-pub type Api = (health::HealthApi, me::MeApi);
+pub type Api = (health::HealthApi, me::MeApi, operator::OperatorApi);
 
 /// The OpenAPI service (also what `krug openapi` prints).
 pub fn service() -> OpenApiService<Api, ()> {
-    OpenApiService::new((health::HealthApi, me::MeApi), "Krug", env!("CARGO_PKG_VERSION"))
+    OpenApiService::new((health::HealthApi, me::MeApi, operator::OperatorApi), "Krug", env!("CARGO_PKG_VERSION"))
         .description(
             "Coalition loyalty: members earn bonuses at one partner and spend them at another, climb \
              status tiers across categories. Errors are RFC 9457 problem+json with a stable `code`.",
