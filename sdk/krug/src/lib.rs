@@ -24,4 +24,8 @@ pub use facade::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, Krug, KrugBuilder,
     MemberProfile, Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
 };
+pub use facade::{
+    BusinessClient, CatalogueEntry, ClientQuery, Page, PageItem, PurchaseQuery, PurchaseRecord, TenantSummary,
+    TierInfo, clients_csv, purchases_csv,
+};
 pub use store::{SqliteDurability, StoreError};

@@ -14,9 +14,11 @@ mod ledger;
 mod members;
 mod purchases;
 mod tenants;
+mod views;
 
 pub(crate) use members::MemberRow;
 pub(crate) use purchases::{BudgetEntry, NewPurchase};
+pub(crate) use views::{PurchaseScope, PurchaseWindow};
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -11,3 +11,4 @@ mod isolation;
 mod journey;
 mod personal_data;
 mod tiers;
+mod views;
