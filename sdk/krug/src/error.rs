@@ -15,6 +15,10 @@ pub enum Error {
     /// The tenant is not hosted here.
     #[error("tenant {0} is not known")]
     UnknownTenant(TenantId),
+    /// The tenant is suspended by a superadmin: every command on it is refused, reads included,
+    /// until it is resumed.
+    #[error("tenant {0} is suspended")]
+    TenantSuspended(TenantId),
     /// The business is not part of this tenant (or no longer active).
     #[error("business {0} is not part of this tenant")]
     UnknownBusiness(BusinessId),
@@ -88,6 +92,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::UnknownTenant(_) => "tenant_not_found",
+            Error::TenantSuspended(_) => "tenant_suspended",
             Error::UnknownBusiness(_) => "business_not_found",
             Error::MemberNotFound => "member_not_found",
             Error::PurchaseNotFound => "purchase_not_found",
@@ -114,6 +119,7 @@ impl Error {
         match self.code() {
             "tenant_not_found" | "business_not_found" | "member_not_found" | "purchase_not_found" => 404,
             "refresh_invalid" | "refresh_reused" => 401,
+            "tenant_suspended" => 403,
             "phone_taken" | "insufficient_balance" | "idempotency_conflict" => 409,
             "invalid_amount"
             | "invalid_input"

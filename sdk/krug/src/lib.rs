@@ -25,4 +25,8 @@ pub use facade::{
     MemberProfile, Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, Session, SettlementLine,
     StatusView,
 };
+pub use facade::{
+    BusinessClient, CatalogueEntry, ClientQuery, Page, PageItem, PurchaseQuery, PurchaseRecord, TenantSummary,
+    TierInfo, clients_csv, purchases_csv,
+};
 pub use store::{SqliteDurability, StoreError};

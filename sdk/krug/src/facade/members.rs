@@ -20,7 +20,7 @@ fn seal(keys: &KeyRing, tenant: &TenantId, member: MemberId, field: &str, value:
     Ok((sealed.ciphertext, sealed.key_id.as_str().to_owned()))
 }
 
-fn open(
+pub(super) fn open(
     keys: &KeyRing,
     tenant: &TenantId,
     member: MemberId,

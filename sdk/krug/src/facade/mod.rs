@@ -7,14 +7,21 @@ mod ledger;
 mod members;
 mod purchases;
 mod sessions;
+mod view_types;
+mod views;
 
 pub use commands::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, MemberProfile,
     Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
 };
 pub use sessions::Session;
+pub use view_types::{
+    BusinessClient, CatalogueEntry, ClientQuery, Page, PageItem, PurchaseQuery, PurchaseRecord, TenantSummary,
+    TierInfo, clients_csv, purchases_csv,
+};
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use sha2::{Digest, Sha256};
@@ -25,10 +32,13 @@ use crate::store::{Db, SqliteDurability, StoreError, TenantTx};
 use crate::tenant::TenantConfig;
 use crate::types::{Clock, IdGen, SystemClock, TenantId, UuidV7};
 
-/// A tenant as the facade holds it: its validated configuration and its personal-data keys.
+/// A tenant as the facade holds it: its validated configuration, its personal-data keys, and
+/// whether it is suspended (mirrors `tenants.suspended`; loaded when the tenant is applied and
+/// flipped by `suspend_tenant`/`resume_tenant` after their commit).
 struct Tenant {
     config: Arc<TenantConfig>,
     keys: Arc<KeyRing>,
+    suspended: AtomicBool,
 }
 
 struct Inner {
@@ -36,6 +46,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGen>,
     tenants: RwLock<HashMap<TenantId, Arc<Tenant>>>,
+    /// Serialises applying, suspending and resuming tenants, so the in-memory suspension flag
+    /// always ends equal to what the last of them committed.
+    admin: tokio::sync::Mutex<()>,
 }
 
 /// The Krug SDK handle. Cheap to clone; share one per process.
@@ -147,7 +160,13 @@ impl KrugBuilder {
             }
         };
         let krug = Krug {
-            inner: Arc::new(Inner { db, clock: self.clock, ids: self.ids, tenants: RwLock::new(HashMap::new()) }),
+            inner: Arc::new(Inner {
+                db,
+                clock: self.clock,
+                ids: self.ids,
+                tenants: RwLock::new(HashMap::new()),
+                admin: tokio::sync::Mutex::new(()),
+            }),
         };
         for (config, keys) in self.tenants {
             krug.apply_tenant(config, keys).await?;
@@ -159,13 +178,17 @@ impl KrugBuilder {
 impl Krug {
     /// Applies a tenant's configuration to the store (idempotent) and hosts it with its keys.
     /// A configuration change takes effect for every command that starts after this returns.
+    /// A suspended tenant stays suspended: the flag is the store's, not the configuration's.
     pub async fn apply_tenant(&self, config: TenantConfig, keys: KeyRing) -> Result<()> {
+        let _admin = self.inner.admin.lock().await;
         let source = config.source.clone();
         let hash = hex(&Sha256::digest(source.as_bytes()));
         let mut tx = self.inner.db.begin(&config.id).await?;
         tx.apply_tenant(&config, &source, &hash, self.now()).await?;
+        let suspended = tx.tenant_suspended().await?;
         tx.commit().await?;
-        let tenant = Arc::new(Tenant { config: Arc::new(config), keys: Arc::new(keys) });
+        let tenant =
+            Arc::new(Tenant { config: Arc::new(config), keys: Arc::new(keys), suspended: AtomicBool::new(suspended) });
         let mut tenants = self.inner.tenants.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         tenants.insert(tenant.config.id.clone(), tenant);
         Ok(())
@@ -186,7 +209,18 @@ impl Krug {
         self.inner.db.close().await;
     }
 
+    /// The hosted tenant a command runs on: every facade command resolves its tenant here, so a
+    /// suspended tenant is refused ([`Error::TenantSuspended`]) before anything is read or written.
     fn tenant(&self, id: &TenantId) -> Result<Arc<Tenant>> {
+        let tenant = self.hosted(id)?;
+        if tenant.suspended.load(Ordering::Acquire) {
+            return Err(Error::TenantSuspended(id.clone()));
+        }
+        Ok(tenant)
+    }
+
+    /// The hosted tenant whether or not it is suspended (tenant administration only).
+    fn hosted(&self, id: &TenantId) -> Result<Arc<Tenant>> {
         let tenants = self.inner.tenants.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         tenants.get(id).cloned().ok_or_else(|| Error::UnknownTenant(id.clone()))
     }

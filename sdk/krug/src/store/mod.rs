@@ -15,10 +15,12 @@ mod members;
 mod purchases;
 mod sessions;
 mod tenants;
+mod views;
 
 pub(crate) use members::MemberRow;
 pub(crate) use purchases::{BudgetEntry, NewPurchase};
 pub(crate) use sessions::RefreshRow;
+pub(crate) use views::{PurchaseScope, PurchaseWindow};
 
 use std::str::FromStr;
 use std::time::Duration;

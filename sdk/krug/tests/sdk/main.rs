@@ -12,3 +12,4 @@ mod journey;
 mod personal_data;
 mod sessions;
 mod tiers;
+mod views;
