@@ -14,6 +14,7 @@ mod error;
 mod facade;
 pub mod ledger;
 pub mod pii;
+pub mod qr;
 pub mod status;
 mod store;
 pub mod tenant;
@@ -24,4 +25,5 @@ pub use facade::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, Krug, KrugBuilder,
     MemberProfile, Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
 };
+pub use facade::{QrProvisioning, Scan};
 pub use store::{SqliteDurability, StoreError};

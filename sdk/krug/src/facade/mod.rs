@@ -6,11 +6,13 @@ mod commands;
 mod ledger;
 mod members;
 mod purchases;
+mod scan;
 
 pub use commands::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, MemberProfile,
     Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
 };
+pub use scan::{QrProvisioning, Scan};
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -13,10 +13,12 @@
 mod ledger;
 mod members;
 mod purchases;
+mod qr;
 mod tenants;
 
 pub(crate) use members::MemberRow;
 pub(crate) use purchases::{BudgetEntry, NewPurchase};
+pub(crate) use qr::QrSecretRow;
 
 use std::str::FromStr;
 use std::time::Duration;

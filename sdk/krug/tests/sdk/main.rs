@@ -10,4 +10,5 @@ mod idempotency;
 mod isolation;
 mod journey;
 mod personal_data;
+mod qr_scan;
 mod tiers;
