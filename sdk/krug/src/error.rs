@@ -82,6 +82,19 @@ pub enum Error {
     /// Encrypted personal data could not be sealed or opened (a key is missing or wrong).
     #[error("personal data could not be processed: {0}")]
     Pii(#[from] PiiError),
+    /// The scanned QR payload is not `KQ1.<member>.<8 digits>`.
+    #[error("the QR payload is malformed")]
+    QrMalformed,
+    /// The scanned code matches neither the current step nor one either side of it (expired,
+    /// from an old secret, or wrong).
+    #[error("the QR code has expired or is wrong")]
+    QrExpired,
+    /// The scanned code has already paid for a purchase; each code buys once.
+    #[error("the QR code has already been used")]
+    QrAlreadyUsed,
+    /// The member has no QR secret yet; provision one first.
+    #[error("the member has no QR secret")]
+    QrNotProvisioned,
     /// The store failed; not the caller's fault.
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
@@ -110,6 +123,10 @@ impl Error {
             Error::Config(_) => "invalid_config",
             Error::RefreshInvalid => "refresh_invalid",
             Error::RefreshReused => "refresh_reused",
+            Error::QrMalformed => "qr_malformed",
+            Error::QrExpired => "qr_expired",
+            Error::QrAlreadyUsed => "qr_already_used",
+            Error::QrNotProvisioned => "qr_not_provisioned",
             Error::Pii(_) | Error::Store(_) => "internal",
         }
     }
@@ -117,16 +134,22 @@ impl Error {
     /// The HTTP status the code maps to: 4xx for what the caller can fix, 500 otherwise.
     pub fn http_status(&self) -> u16 {
         match self.code() {
+            "qr_malformed" => 400,
             "tenant_not_found" | "business_not_found" | "member_not_found" | "purchase_not_found" => 404,
             "refresh_invalid" | "refresh_reused" => 401,
             "tenant_suspended" => 403,
-            "phone_taken" | "insufficient_balance" | "idempotency_conflict" => 409,
+            "phone_taken"
+            | "insufficient_balance"
+            | "idempotency_conflict"
+            | "qr_already_used"
+            | "qr_not_provisioned" => 409,
             "invalid_amount"
             | "invalid_input"
             | "redeem_above_cap"
             | "invalid_tier"
             | "refund_exceeds_purchase"
-            | "invalid_config" => 422,
+            | "invalid_config"
+            | "qr_expired" => 422,
             _ => 500,
         }
     }

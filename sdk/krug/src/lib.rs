@@ -14,6 +14,7 @@ mod error;
 mod facade;
 pub mod ledger;
 pub mod pii;
+pub mod qr;
 pub mod status;
 mod store;
 pub mod tenant;
@@ -29,4 +30,5 @@ pub use facade::{
     BusinessClient, CatalogueEntry, ClientQuery, Page, PageItem, PurchaseQuery, PurchaseRecord, TenantSummary,
     TierInfo, clients_csv, purchases_csv,
 };
+pub use facade::{QrProvisioning, Scan};
 pub use store::{SqliteDurability, StoreError};

@@ -6,6 +6,7 @@ mod commands;
 mod ledger;
 mod members;
 mod purchases;
+mod scan;
 mod sessions;
 mod view_types;
 mod views;
@@ -14,6 +15,7 @@ pub use commands::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, MemberProfile,
     Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
 };
+pub use scan::{QrProvisioning, Scan};
 pub use sessions::Session;
 pub use view_types::{
     BusinessClient, CatalogueEntry, ClientQuery, Page, PageItem, PurchaseQuery, PurchaseRecord, TenantSummary,

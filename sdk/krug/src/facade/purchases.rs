@@ -1,14 +1,16 @@
-//! Recording purchases and refunding them.
+//! Recording purchases and refunding them. [`Krug::purchase_in`] is the one purchase pipeline:
+//! `record_purchase` and `scan` differ only in how they find the member and what they check first.
 
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use super::{Krug, Replay, lost_race, replay, request_hash};
 use crate::error::{Error, Result};
 use crate::facade::{Receipt, RecordPurchase, RefundPurchase, RefundReceipt};
 use crate::ledger::{Account, Credit, Ctx, Debit, EntryKind, Plan, Source, redemption_cap, refund_split};
 use crate::status::{self, SpendStats};
-use crate::store::{BudgetEntry, NewPurchase, StoreError};
-use crate::types::{EntryId, Kopecks, PurchaseId, TenantId};
+use crate::store::{BudgetEntry, NewPurchase, StoreError, TenantTx};
+use crate::tenant::TenantConfig;
+use crate::types::{Bonus, BusinessId, Category, EntryId, Kopecks, MemberId, PurchaseId, TenantId};
 
 /// How far ahead of the server clock a purchase time may be (device clock skew).
 const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
@@ -26,6 +28,60 @@ fn check_key(field: &'static str, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// The idempotency scope of purchases at `business`: record_purchase and scan share it, because a
+/// receipt id names one purchase at a business whichever way it was rung up.
+pub(super) fn purchase_scope(business: &BusinessId) -> String {
+    format!("purchase:{business}")
+}
+
+/// Checks what every way of recording a purchase has in common — the business, the amounts, the
+/// receipt id, the category — and returns the category it counts under. Nothing is read or
+/// written, so a refusal here leaves everything as it was.
+pub(super) fn check_purchase(
+    config: &TenantConfig,
+    business: &BusinessId,
+    amount: Kopecks,
+    redeem: Bonus,
+    receipt_id: &str,
+    category: Option<&Category>,
+) -> Result<Category> {
+    let known = config.business(business).ok_or_else(|| Error::UnknownBusiness(business.clone()))?;
+    if amount.is_zero() {
+        return Err(Error::InvalidAmount { field: "amount", source: crate::types::AmountError::Zero });
+    }
+    if redeem.is_negative() {
+        return Err(Error::InvalidAmount {
+            field: "redeem",
+            source: crate::types::AmountError::Negative(redeem.get()),
+        });
+    }
+    check_key("receipt_id", receipt_id)?;
+    let category = category.cloned().unwrap_or_else(|| known.category.clone());
+    if !config.businesses.iter().any(|b| b.category == category) {
+        return Err(Error::InvalidInput {
+            field: "category",
+            message: format!("{category} is not a category of this tenant"),
+        });
+    }
+    Ok(category)
+}
+
+/// A checked purchase for one member, ready for [`Krug::purchase_in`], with the idempotency
+/// record it is stored under.
+pub(super) struct PurchaseInput<'a> {
+    pub(super) member: MemberId,
+    pub(super) business: &'a BusinessId,
+    pub(super) amount: Kopecks,
+    pub(super) redeem: Bonus,
+    pub(super) category: Category,
+    pub(super) receipt_id: &'a str,
+    pub(super) at: OffsetDateTime,
+    /// From [`purchase_scope`].
+    pub(super) scope: &'a str,
+    /// The request hash of the command that carries the purchase.
+    pub(super) hash: &'a str,
+}
+
 impl Krug {
     /// Records a purchase: redeems the requested bonuses, accrues cashback on the part paid with
     /// money at the tier the purchase reaches, contributes the tenant's share of the paid part to
@@ -35,96 +91,103 @@ impl Krug {
     /// nothing; the same receipt id with a different body is [`Error::IdempotencyConflict`].
     pub async fn record_purchase(&self, tenant: &TenantId, cmd: RecordPurchase) -> Result<Receipt> {
         let t = self.tenant(tenant)?;
-        let config = &t.config;
-        let business = config.business(&cmd.business).ok_or_else(|| Error::UnknownBusiness(cmd.business.clone()))?;
-        if cmd.amount.is_zero() {
-            return Err(Error::InvalidAmount { field: "amount", source: crate::types::AmountError::Zero });
-        }
-        if cmd.redeem.is_negative() {
-            return Err(Error::InvalidAmount {
-                field: "redeem",
-                source: crate::types::AmountError::Negative(cmd.redeem.get()),
-            });
-        }
-        check_key("receipt_id", &cmd.receipt_id)?;
-        let category = cmd.category.clone().unwrap_or_else(|| business.category.clone());
-        if !config.businesses.iter().any(|b| b.category == category) {
-            return Err(Error::InvalidInput {
-                field: "category",
-                message: format!("{category} is not a category of this tenant"),
-            });
-        }
+        let category =
+            check_purchase(&t.config, &cmd.business, cmd.amount, cmd.redeem, &cmd.receipt_id, cmd.category.as_ref())?;
         let now = self.now();
         let at = cmd.at.unwrap_or(now);
         if at > now + MAX_CLOCK_SKEW {
             return Err(Error::InvalidInput { field: "at", message: "must not be in the future".into() });
         }
         let hash = request_hash(&cmd)?;
-        let scope = format!("purchase:{}", cmd.business);
+        let scope = purchase_scope(&cmd.business);
         // One retry: a concurrent request with the same key may win the insert; its stored
         // receipt is then replayed (or its different body reported as a conflict).
+        let input = PurchaseInput {
+            member: cmd.member,
+            business: &cmd.business,
+            amount: cmd.amount,
+            redeem: cmd.redeem,
+            category,
+            receipt_id: &cmd.receipt_id,
+            at,
+            scope: &scope,
+            hash: &hash,
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_record_purchase(tenant, &cmd, &category, at, &scope, &hash).await {
+            match self.try_record_purchase(tenant, &input).await {
                 Err(e) if attempt == 1 && lost_race(&e) => continue,
                 other => return other,
             }
         }
     }
 
-    async fn try_record_purchase(
-        &self,
-        tenant: &TenantId,
-        cmd: &RecordPurchase,
-        category: &crate::types::Category,
-        at: time::OffsetDateTime,
-        scope: &str,
-        hash: &str,
-    ) -> Result<Receipt> {
+    async fn try_record_purchase(&self, tenant: &TenantId, input: &PurchaseInput<'_>) -> Result<Receipt> {
         let t = self.tenant(tenant)?;
-        let config = &t.config;
-        let policy = &config.bonus;
         let now = self.now();
-        let ids = self.inner.ids.as_ref();
-        let ctx = Ctx { now, ids };
         let mut tx = self.begin(tenant).await?;
-        if let Replay::Done(receipt) = replay::<Receipt>(&mut tx, scope, &cmd.receipt_id, hash).await? {
+        if let Replay::Done(receipt) = replay::<Receipt>(&mut tx, input.scope, input.receipt_id, input.hash).await? {
             return Ok(receipt);
         }
-        let stored = tx.lock_account(cmd.member).await.map_err(not_found(Error::MemberNotFound))?;
-        let mut account = Account { lots: tx.load_lots(cmd.member, &[]).await?, debt: stored.debt };
+        let receipt = self.purchase_in(&mut tx, &t.config, input, now).await?;
+        tx.commit().await?;
+        tracing::info!(tenant = %tenant, purchase = %receipt.purchase, member = %receipt.member,
+            business = %receipt.business, amount = receipt.amount.get(), redeemed = receipt.redeemed.get(),
+            cashback = receipt.cashback.get(), "purchase recorded");
+        Ok(receipt)
+    }
+
+    /// The purchase pipeline inside the caller's open transaction: locks the member's account,
+    /// redeems, accrues at the tier the purchase reaches, contributes to the event budget,
+    /// updates the status, and stores the receipt under the input's idempotency key. The caller
+    /// has replayed the key already, and commits — or drops the transaction, undoing everything
+    /// this wrote, when it or anything after it fails.
+    pub(super) async fn purchase_in(
+        &self,
+        tx: &mut TenantTx,
+        config: &TenantConfig,
+        input: &PurchaseInput<'_>,
+        now: OffsetDateTime,
+    ) -> Result<Receipt> {
+        let policy = &config.bonus;
+        let ids = self.inner.ids.as_ref();
+        let ctx = Ctx { now, ids };
+        let member = input.member;
+        let stored = tx.lock_account(member).await.map_err(not_found(Error::MemberNotFound))?;
+        let mut account = Account { lots: tx.load_lots(member, &[]).await?, debt: stored.debt };
 
         let purchase = PurchaseId::generate(ids);
         let mut plan = Plan::default();
-        let cap = redemption_cap(cmd.amount, policy);
-        if cmd.redeem > cap {
-            return Err(Error::Ledger(crate::ledger::LedgerError::RedeemAboveCap { cap, requested: cmd.redeem }));
+        let cap = redemption_cap(input.amount, policy);
+        if input.redeem > cap {
+            return Err(Error::Ledger(crate::ledger::LedgerError::RedeemAboveCap { cap, requested: input.redeem }));
         }
-        let redemption_entry = if cmd.redeem.is_zero() {
+        let redemption_entry = if input.redeem.is_zero() {
             None
         } else {
             let debit = Debit {
                 kind: EntryKind::Redemption,
                 source: Source::Purchase,
-                redeemer: Some(cmd.business.clone()),
+                redeemer: Some(input.business.clone()),
                 purchase: Some(purchase),
-                amount: cmd.redeem,
+                amount: input.redeem,
                 reason: None,
                 actor: None,
             };
             Some(account.debit(&mut plan, debit, ctx)?)
         };
-        let redeemed_money = cmd.redeem.as_kopecks().ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
-        let paid = cmd.amount.checked_sub(redeemed_money).ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
+        let redeemed_money = input.redeem.as_kopecks().ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
+        let paid =
+            input.amount.checked_sub(redeemed_money).ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
 
         // The purchase counts toward the tier it earns at (a crossing purchase earns the new rate).
         let window_start = config.tiers.window_start(now);
-        let mut stats: SpendStats = tx.spend_stats(cmd.member, window_start).await?;
-        if window_start.is_none_or(|start| at >= start) {
+        let mut stats: SpendStats = tx.spend_stats(member, window_start).await?;
+        if window_start.is_none_or(|start| input.at >= start) {
             stats.spend =
-                stats.spend.checked_add(cmd.amount).ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
-            stats.categories.insert(category.clone());
+                stats.spend.checked_add(input.amount).ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
+            stats.categories.insert(input.category.clone());
         }
         let decision = status::evaluate(&config.tiers, &stats, &stored.held, now);
         let cashback = paid.accrue_at(decision.cashback, policy.rounding);
@@ -135,7 +198,7 @@ impl Krug {
             let credit = Credit {
                 kind: EntryKind::Accrual,
                 source: Source::Purchase,
-                issuer: Some(cmd.business.clone()),
+                issuer: Some(input.business.clone()),
                 purchase: Some(purchase),
                 amount: cashback,
                 available_at,
@@ -151,29 +214,29 @@ impl Krug {
         tx.insert_purchase(
             &NewPurchase {
                 id: purchase,
-                member: cmd.member,
-                business: cmd.business.clone(),
-                receipt_id: cmd.receipt_id.clone(),
-                category: category.clone(),
-                amount: cmd.amount,
-                redeemed: cmd.redeem,
+                member,
+                business: input.business.clone(),
+                receipt_id: input.receipt_id.to_owned(),
+                category: input.category.clone(),
+                amount: input.amount,
+                redeemed: input.redeem,
                 accrued: cashback,
                 contribution,
                 accrual_entry,
                 accrual_lot,
                 redemption_entry,
-                at,
+                at: input.at,
             },
             now,
         )
         .await?;
-        tx.write_plan(cmd.member, &plan, &account, now).await?;
+        tx.write_plan(member, &plan, &account, now).await?;
         if !contribution.is_zero() {
             tx.insert_budget_entry(
                 EntryId::generate(ids),
                 BudgetEntry {
                     kind: BudgetEntry::CONTRIBUTION,
-                    business: &cmd.business,
+                    business: input.business,
                     purchase,
                     amount: contribution,
                 },
@@ -181,14 +244,14 @@ impl Krug {
             )
             .await?;
         }
-        tx.update_status(cmd.member, &decision.held).await?;
+        tx.update_status(member, &decision.held).await?;
         let receipt = Receipt {
             purchase,
-            member: cmd.member,
-            business: cmd.business.clone(),
-            category: category.clone(),
-            amount: cmd.amount,
-            redeemed: cmd.redeem,
+            member,
+            business: input.business.clone(),
+            category: input.category.clone(),
+            amount: input.amount,
+            redeemed: input.redeem,
             paid,
             cashback,
             cashback_rate: decision.cashback,
@@ -198,14 +261,11 @@ impl Krug {
             tier_changed: decision.changed,
             progress: decision.progress.clone(),
             budget_contribution: contribution,
-            balance: account.view(now, super::purchases::EXPIRING_HORIZON)?,
+            balance: account.view(now, EXPIRING_HORIZON)?,
             recorded_at: now,
         };
         let response = serde_json::to_string(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        tx.remember(scope, &cmd.receipt_id, hash, &response, now).await?;
-        tx.commit().await?;
-        tracing::info!(tenant = %tenant, purchase = %purchase, member = %cmd.member, business = %cmd.business,
-            amount = cmd.amount.get(), redeemed = cmd.redeem.get(), cashback = cashback.get(), "purchase recorded");
+        tx.remember(input.scope, input.receipt_id, input.hash, &response, now).await?;
         Ok(receipt)
     }
 

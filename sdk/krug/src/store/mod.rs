@@ -13,12 +13,14 @@
 mod ledger;
 mod members;
 mod purchases;
+mod qr;
 mod sessions;
 mod tenants;
 mod views;
 
 pub(crate) use members::MemberRow;
 pub(crate) use purchases::{BudgetEntry, NewPurchase};
+pub(crate) use qr::QrSecretRow;
 pub(crate) use sessions::RefreshRow;
 pub(crate) use views::{PurchaseScope, PurchaseWindow};
 

@@ -10,6 +10,7 @@ mod idempotency;
 mod isolation;
 mod journey;
 mod personal_data;
+mod qr_scan;
 mod sessions;
 mod tiers;
 mod views;
