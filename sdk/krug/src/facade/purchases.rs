@@ -274,6 +274,27 @@ impl Krug {
     /// it, and reverses the budget contribution — proportionally and cumulatively, so refunds
     /// adding up to the purchase undo exactly everything. Idempotent by `(purchase, refund_id)`.
     pub async fn refund(&self, tenant: &TenantId, cmd: RefundPurchase) -> Result<RefundReceipt> {
+        self.refund_guarded(tenant, None, cmd).await
+    }
+
+    /// A refund made by staff of `business`: as [`Krug::refund`], but a purchase made at another
+    /// business is [`Error::PurchaseNotFound`] — a partner can neither refund nor see another
+    /// partner's purchases (nor replay their refunds).
+    pub async fn refund_at(
+        &self,
+        tenant: &TenantId,
+        business: &BusinessId,
+        cmd: RefundPurchase,
+    ) -> Result<RefundReceipt> {
+        self.refund_guarded(tenant, Some(business), cmd).await
+    }
+
+    async fn refund_guarded(
+        &self,
+        tenant: &TenantId,
+        business: Option<&BusinessId>,
+        cmd: RefundPurchase,
+    ) -> Result<RefundReceipt> {
         check_key("refund_id", &cmd.refund_id)?;
         if cmd.amount.is_some_and(Kopecks::is_zero) {
             return Err(Error::InvalidAmount { field: "amount", source: crate::types::AmountError::Zero });
@@ -283,7 +304,7 @@ impl Krug {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_refund(tenant, &cmd, &scope, &hash).await {
+            match self.try_refund(tenant, business, &cmd, &scope, &hash).await {
                 Err(e) if attempt == 1 && lost_race(&e) => continue,
                 other => return other,
             }
@@ -293,6 +314,7 @@ impl Krug {
     async fn try_refund(
         &self,
         tenant: &TenantId,
+        business: Option<&BusinessId>,
         cmd: &RefundPurchase,
         scope: &str,
         hash: &str,
@@ -302,6 +324,12 @@ impl Krug {
         let now = self.now();
         let ctx = Ctx { now, ids: self.inner.ids.as_ref() };
         let mut tx = self.begin(tenant).await?;
+        if let Some(business) = business {
+            let p = tx.purchase(cmd.purchase).await.map_err(not_found(Error::PurchaseNotFound))?;
+            if &p.business != business {
+                return Err(Error::PurchaseNotFound);
+            }
+        }
         if let Replay::Done(receipt) = replay::<RefundReceipt>(&mut tx, scope, &cmd.refund_id, hash).await? {
             return Ok(receipt);
         }

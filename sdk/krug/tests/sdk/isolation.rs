@@ -240,3 +240,20 @@ backend_test!(
         assert_eq!(env.counts().await, before);
     }
 );
+
+backend_test!(
+    async fn a_partner_cannot_refund_or_replay_another_partners_purchase(db: TestDb) {
+        let env = env(db).await;
+        let anna = env.member(1).await;
+        let p = env.buy(anna, "skinerica", 10_000, "S-1").await;
+        let refund = krug::RefundPurchase { purchase: p.purchase, refund_id: "RF-1".into(), amount: Some(rub(1_000)) };
+        let before = env.counts().await;
+        let err = env.krug.refund_at(&env.tenant, &biz("mindal"), refund.clone()).await.unwrap_err();
+        assert_eq!(err.code(), "purchase_not_found");
+        assert_eq!(env.counts().await, before);
+        let done = env.krug.refund_at(&env.tenant, &biz("skinerica"), refund.clone()).await.unwrap();
+        assert_eq!(done.amount, rub(1_000));
+        let replay = env.krug.refund_at(&env.tenant, &biz("mindal"), refund).await.unwrap_err();
+        assert_eq!(replay.code(), "purchase_not_found", "another partner cannot read the stored refund either");
+    }
+);
