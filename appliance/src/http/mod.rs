@@ -5,6 +5,7 @@ pub mod dto;
 pub mod health;
 pub mod me;
 pub mod operator;
+pub mod scans;
 
 use std::time::Instant;
 
@@ -20,21 +21,27 @@ pub enum ApiTags {
     Health,
     /// The member's app: profile, balance, history, status, QR wallet.
     Member,
+    /// The partner's counter: scans and refunds.
+    Counter,
     /// The tenant operator: adjustments, invitations, settlement, budget, audit.
     Operator,
 }
 
 /// The composed API.
-pub type Api = (health::HealthApi, me::MeApi, operator::OperatorApi);
+pub type Api = (health::HealthApi, me::MeApi, scans::ScansApi, operator::OperatorApi);
 
 /// The OpenAPI service (also what `krug openapi` prints).
 pub fn service() -> OpenApiService<Api, ()> {
-    OpenApiService::new((health::HealthApi, me::MeApi, operator::OperatorApi), "Krug", env!("CARGO_PKG_VERSION"))
-        .description(
-            "Coalition loyalty: members earn bonuses at one partner and spend them at another, climb \
+    OpenApiService::new(
+        (health::HealthApi, me::MeApi, scans::ScansApi, operator::OperatorApi),
+        "Krug",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Coalition loyalty: members earn bonuses at one partner and spend them at another, climb \
              status tiers across categories. Errors are RFC 9457 problem+json with a stable `code`.",
-        )
-        .server("/")
+    )
+    .server("/")
 }
 
 /// The exported spec, as checked in at `openapi/krug.yaml`.
