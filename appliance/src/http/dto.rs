@@ -190,3 +190,63 @@ pub fn bonus(field: &str, value: i64) -> Result<krug::types::Bonus, crate::probl
     krug::types::Bonus::non_negative(value)
         .map_err(|e| crate::problem::ApiError::new(422, "invalid_amount", format!("{field}: {e}")))
 }
+
+/// A purchase as listed to its member or its business.
+#[derive(Debug, Clone, Object)]
+pub struct PurchaseLine {
+    /// The purchase id.
+    pub purchase_id: Uuid,
+    /// The member.
+    pub member_id: Uuid,
+    /// Where.
+    pub business: String,
+    /// The till's receipt id.
+    pub receipt_id: String,
+    /// The category.
+    pub category: String,
+    /// Total, kopecks.
+    pub amount_kopecks: i64,
+    /// Paid with bonuses.
+    pub redeemed_kopecks: i64,
+    /// Paid with money.
+    pub paid_kopecks: i64,
+    /// Cashback credited.
+    pub cashback_kopecks: i64,
+    /// Refunded so far.
+    pub refunded_kopecks: i64,
+    /// When the purchase happened.
+    pub at: OffsetDateTime,
+}
+
+impl From<&krug::PurchaseRecord> for PurchaseLine {
+    fn from(p: &krug::PurchaseRecord) -> PurchaseLine {
+        PurchaseLine {
+            purchase_id: p.purchase.as_uuid(),
+            member_id: p.member.as_uuid(),
+            business: p.business.to_string(),
+            receipt_id: p.receipt_id.clone(),
+            category: p.category.to_string(),
+            amount_kopecks: p.amount.get(),
+            redeemed_kopecks: p.redeemed.get(),
+            paid_kopecks: p.paid.get(),
+            cashback_kopecks: p.cashback.get(),
+            refunded_kopecks: p.refunded.get(),
+            at: p.at,
+        }
+    }
+}
+
+/// A page of purchases, newest first.
+#[derive(Debug, Clone, Object)]
+pub struct PurchasePage {
+    /// The purchases.
+    pub items: Vec<PurchaseLine>,
+    /// Pass as `before` for the next page; absent at the end.
+    pub next: Option<Uuid>,
+}
+
+impl From<&krug::Page<krug::PurchaseRecord>> for PurchasePage {
+    fn from(p: &krug::Page<krug::PurchaseRecord>) -> PurchasePage {
+        PurchasePage { items: p.items.iter().map(PurchaseLine::from).collect(), next: p.next.map(|c| c.as_uuid()) }
+    }
+}

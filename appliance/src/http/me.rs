@@ -134,6 +134,65 @@ impl From<krug::StatusView> for Status {
     }
 }
 
+/// The secret for the rotating QR code, shown once per provisioning.
+#[derive(Debug, Clone, Object)]
+pub struct QrSecret {
+    /// RFC 4648 base32 secret (keep it in the device's secure storage).
+    pub secret_base32: String,
+    /// Digits per code.
+    pub digits: u8,
+    /// Seconds per step, counted from the Unix epoch.
+    pub step_seconds: u32,
+    /// The MAC over the 8-byte big-endian step (`HMAC-SHA256`, truncated as RFC 4226 §5.3).
+    pub algorithm: String,
+    /// How to render the payload: `KQ1.<member id, 32 hex>.<code>`.
+    pub format: String,
+}
+
+/// The current QR payload.
+#[derive(Debug, Clone, Object)]
+pub struct QrPayload {
+    /// Show this as a QR code; valid for about 30 s and for one purchase.
+    pub qr: String,
+}
+
+/// A partner in the catalogue.
+#[derive(Debug, Clone, Object)]
+pub struct Partner {
+    /// The business id.
+    pub business: String,
+    /// Its name.
+    pub name: String,
+    /// Its category.
+    pub category: String,
+}
+
+/// A tier of the ladder.
+#[derive(Debug, Clone, Object)]
+pub struct Tier {
+    /// The tier code.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// Spend needed in the status window, kopecks.
+    pub min_spend_kopecks: i64,
+    /// Distinct categories needed.
+    pub min_categories: u32,
+    /// Cashback, basis points.
+    pub cashback_bps: u16,
+    /// By invitation only.
+    pub invitation_only: bool,
+}
+
+/// The business catalogue and the tier ladder.
+#[derive(Debug, Clone, Object)]
+pub struct Catalogue {
+    /// The partners.
+    pub partners: Vec<Partner>,
+    /// The tiers, lowest first.
+    pub tiers: Vec<Tier>,
+}
+
 #[OpenApi(prefix_path = "/v1/me", tag = "ApiTags::Member")]
 impl MeApi {
     /// Your profile.
@@ -189,5 +248,70 @@ impl MeApi {
         auth.0.require(&[Role::Member])?;
         let s = state.krug.status(auth.0.tenant()?, auth.0.member()?).await?;
         Ok(Json(Status::from(s)))
+    }
+
+    /// Provision the secret for your rotating QR code (replaces any earlier one; old codes stop
+    /// working). The app computes codes offline from it.
+    #[oai(path = "/qr-secret", method = "post", operation_id = "me_qr_secret")]
+    async fn qr_secret(&self, state: Data<&AppState>, auth: BearerAuth) -> Result<Json<QrSecret>, ApiError> {
+        let member = auth.0.member()?;
+        let p = state.krug.provision_qr_secret(auth.0.tenant()?, member).await?;
+        Ok(Json(QrSecret {
+            secret_base32: p.secret_base32.clone(),
+            digits: p.digits,
+            step_seconds: p.step_seconds,
+            algorithm: p.algorithm.to_owned(),
+            format: p.format.to_owned(),
+        }))
+    }
+
+    /// The current QR payload, for apps that do not compute codes themselves.
+    #[oai(path = "/qr", method = "get", operation_id = "me_qr")]
+    async fn qr(&self, state: Data<&AppState>, auth: BearerAuth) -> Result<Json<QrPayload>, ApiError> {
+        let member = auth.0.member()?;
+        Ok(Json(QrPayload { qr: state.krug.current_qr(auth.0.tenant()?, member).await? }))
+    }
+
+    /// Your purchases at every partner, newest first.
+    #[oai(path = "/purchases", method = "get", operation_id = "me_purchases")]
+    async fn purchases(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        /// The `next` of the previous page.
+        before: Query<Option<String>>,
+        /// Page size, 1–200 (default 50).
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<super::dto::PurchasePage>, ApiError> {
+        let member = auth.0.member()?;
+        let before = before.0.as_deref().map(|b| parse_id::<krug::types::PurchaseId>("cursor", b)).transpose()?;
+        let page = state.krug.member_purchases(auth.0.tenant()?, member, before, limit.0.unwrap_or(50)).await?;
+        Ok(Json(super::dto::PurchasePage::from(&page)))
+    }
+
+    /// The partners of your ecosystem and the tier ladder.
+    #[oai(path = "/catalogue", method = "get", operation_id = "me_catalogue")]
+    async fn catalogue(&self, state: Data<&AppState>, auth: BearerAuth) -> Result<Json<Catalogue>, ApiError> {
+        let tenant = auth.0.tenant()?;
+        let partners = state
+            .krug
+            .catalogue(tenant)?
+            .into_iter()
+            .map(|c| Partner { business: c.business.to_string(), name: c.name, category: c.category.to_string() })
+            .collect();
+        let tiers = state
+            .krug
+            .tier_ladder(tenant)?
+            .into_iter()
+            .map(|t| Tier {
+                code: t.code.to_string(),
+                name: t.name,
+                min_spend_kopecks: t.min_spend.get(),
+                min_categories: t.min_categories,
+                cashback_bps: t.cashback.get(),
+                invitation_only: t.invitation_only,
+            })
+            .collect();
+        Ok(Json(Catalogue { partners, tiers }))
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP API: one `#[OpenApi]` struct per resource, composed here. Handlers are thin:
 //! principal + DTO → SDK command → DTO.
 
+pub mod business;
 pub mod dto;
 pub mod health;
 pub mod me;
@@ -23,17 +24,19 @@ pub enum ApiTags {
     Member,
     /// The partner's counter: scans and refunds.
     Counter,
+    /// A partner's own clients and purchases (owner, manager).
+    Business,
     /// The tenant operator: adjustments, invitations, settlement, budget, audit.
     Operator,
 }
 
 /// The composed API.
-pub type Api = (health::HealthApi, me::MeApi, scans::ScansApi, operator::OperatorApi);
+pub type Api = (health::HealthApi, me::MeApi, scans::ScansApi, business::BusinessApi, operator::OperatorApi);
 
 /// The OpenAPI service (also what `krug openapi` prints).
 pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (health::HealthApi, me::MeApi, scans::ScansApi, operator::OperatorApi),
+        (health::HealthApi, me::MeApi, scans::ScansApi, business::BusinessApi, operator::OperatorApi),
         "Krug",
         env!("CARGO_PKG_VERSION"),
     )
