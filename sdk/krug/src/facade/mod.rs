@@ -182,6 +182,10 @@ impl Krug {
     /// A configuration change takes effect for every command that starts after this returns.
     /// A suspended tenant stays suspended: the flag is the store's, not the configuration's.
     pub async fn apply_tenant(&self, config: TenantConfig, keys: KeyRing) -> Result<()> {
+        self.host(config, Arc::new(keys)).await
+    }
+
+    async fn host(&self, config: TenantConfig, keys: Arc<KeyRing>) -> Result<()> {
         let _admin = self.inner.admin.lock().await;
         let source = config.source.clone();
         let hash = hex(&Sha256::digest(source.as_bytes()));
@@ -189,11 +193,31 @@ impl Krug {
         tx.apply_tenant(&config, &source, &hash, self.now()).await?;
         let suspended = tx.tenant_suspended().await?;
         tx.commit().await?;
-        let tenant =
-            Arc::new(Tenant { config: Arc::new(config), keys: Arc::new(keys), suspended: AtomicBool::new(suspended) });
+        let tenant = Arc::new(Tenant { config: Arc::new(config), keys, suspended: AtomicBool::new(suspended) });
         let mut tenants = self.inner.tenants.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         tenants.insert(tenant.config.id.clone(), tenant);
         Ok(())
+    }
+
+    /// Applies a new configuration to a hosted tenant, keeping its personal-data keys. The new
+    /// configuration must be for the same tenant id.
+    pub async fn update_tenant_config(&self, config: TenantConfig) -> Result<()> {
+        let keys = self.hosted(&config.id)?.keys.clone();
+        self.host(config, keys).await
+    }
+
+    /// Every tenant configuration the store holds, as `(id, TOML source)`: what an appliance
+    /// re-hosts at start-up (with each tenant's keys from its own key store). Reads across
+    /// tenants by design; nothing else but the superadmin's tenant list does.
+    pub async fn stored_tenant_configs(&self) -> Result<Vec<(TenantId, String)>> {
+        let rows = self.inner.db.stored_tenant_sources().await?;
+        rows.into_iter()
+            .map(|(id, source)| {
+                let id =
+                    TenantId::parse(&id).map_err(|e| Error::Store(StoreError::Corrupt(format!("tenant id: {e}"))))?;
+                Ok((id, source))
+            })
+            .collect()
     }
 
     /// The configuration of a hosted tenant.

@@ -2,7 +2,7 @@
 
 use time::OffsetDateTime;
 
-use super::{StoreError, TenantTx, on, ts};
+use super::{Db, StoreError, TenantTx, on, ts};
 use crate::tenant::TenantConfig;
 
 impl TenantTx {
@@ -45,5 +45,17 @@ impl TenantTx {
             .execute(c).await.map(|_| ()))?;
         }
         Ok(())
+    }
+}
+
+impl Db {
+    /// Every stored tenant's `(id, configuration TOML)`. Reads across tenants by design: used
+    /// at start-up to re-host the tenants an operator created at run time.
+    pub(crate) async fn stored_tenant_sources(&self) -> Result<Vec<(String, String)>, StoreError> {
+        const SQL: &str = "SELECT tenant_id, config_toml FROM tenants ORDER BY tenant_id";
+        Ok(match self {
+            Db::Sqlite { read, .. } => sqlx::query_as(SQL).fetch_all(read).await?,
+            Db::Postgres(pool) => sqlx::query_as(SQL).fetch_all(pool).await?,
+        })
     }
 }

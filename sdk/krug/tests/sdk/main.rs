@@ -12,5 +12,6 @@ mod journey;
 mod personal_data;
 mod qr_scan;
 mod sessions;
+mod tenant_admin;
 mod tiers;
 mod views;
