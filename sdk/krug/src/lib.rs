@@ -12,6 +12,7 @@
 
 mod error;
 mod facade;
+pub mod identity;
 pub mod ledger;
 pub mod pii;
 pub mod status;
@@ -23,5 +24,9 @@ pub use error::{Error, Result};
 pub use facade::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, Krug, KrugBuilder,
     MemberProfile, Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
+};
+pub use identity::{
+    AuditEvent, Consent, ConsentKind, GrantConsent, IssuedCode, NewStaff, ProfileUpdate, Role, SignIn, Staff,
+    StaffUpdate,
 };
 pub use store::{SqliteDurability, StoreError};
