@@ -76,6 +76,37 @@ pub enum Error {
     /// The refresh token was already used: its whole session family has been revoked.
     #[error("the refresh token was already used; every session of this sign-in is revoked")]
     RefreshReused,
+    /// No such staff account in this tenant.
+    #[error("staff account not found")]
+    StaffNotFound,
+    /// Another staff account of this tenant already has this login.
+    #[error("this login is already taken")]
+    LoginTaken,
+    /// A staff sign-in was refused. Unknown login, wrong password and inactive account all give
+    /// this same error, so a caller cannot learn which logins exist.
+    #[error("invalid login or password")]
+    InvalidCredentials,
+    /// Too many SMS codes were asked for this phone; a new one can be issued after the wait.
+    #[error("too many codes requested; retry in {retry_after_seconds} s")]
+    RateLimited {
+        /// Whole seconds until the oldest code that blocks the request leaves its window.
+        retry_after_seconds: u32,
+    },
+    /// There is no usable SMS code for this phone: it expired, was used, or none was issued.
+    #[error("the code has expired; request a new one")]
+    CodeExpired,
+    /// The SMS code does not match; the code stays usable for `attempts_left` more tries.
+    #[error("the code is wrong; {attempts_left} attempts left")]
+    CodeInvalid {
+        /// Wrong tries left before the code is dead (1 or more).
+        attempts_left: u32,
+    },
+    /// The SMS code was entered wrong too often and can no longer be used; request a new one.
+    #[error("too many wrong attempts; request a new code")]
+    TooManyAttempts,
+    /// The member has no active consent of that kind to withdraw.
+    #[error("no active consent of this kind")]
+    ConsentNotActive,
     /// The tenant configuration is invalid; every problem is listed with its field path.
     #[error("invalid tenant configuration:\n{0}")]
     Config(ConfigErrors),
@@ -127,6 +158,14 @@ impl Error {
             Error::QrExpired => "qr_expired",
             Error::QrAlreadyUsed => "qr_already_used",
             Error::QrNotProvisioned => "qr_not_provisioned",
+            Error::StaffNotFound => "staff_not_found",
+            Error::LoginTaken => "login_taken",
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::CodeExpired => "code_expired",
+            Error::CodeInvalid { .. } => "code_invalid",
+            Error::TooManyAttempts => "too_many_attempts",
+            Error::ConsentNotActive => "consent_not_active",
             Error::Pii(_) | Error::Store(_) => "internal",
         }
     }
@@ -143,6 +182,11 @@ impl Error {
             | "idempotency_conflict"
             | "qr_already_used"
             | "qr_not_provisioned" => 409,
+            "staff_not_found" => 404,
+            "login_taken" | "consent_not_active" => 409,
+            "invalid_credentials" => 401,
+            "rate_limited" | "too_many_attempts" => 429,
+            "code_expired" | "code_invalid" => 422,
             "invalid_amount"
             | "invalid_input"
             | "redeem_above_cap"

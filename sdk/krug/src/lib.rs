@@ -12,6 +12,7 @@
 
 mod error;
 mod facade;
+pub mod identity;
 pub mod ledger;
 pub mod pii;
 pub mod qr;
@@ -31,4 +32,8 @@ pub use facade::{
     TierInfo, clients_csv, purchases_csv,
 };
 pub use facade::{QrProvisioning, Scan};
+pub use identity::{
+    AuditEvent, Consent, ConsentKind, GrantConsent, IssuedCode, NewStaff, ProfileUpdate, Role, SignIn, Staff,
+    StaffUpdate,
+};
 pub use store::{SqliteDurability, StoreError};

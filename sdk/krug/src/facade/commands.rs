@@ -295,6 +295,8 @@ pub struct AuditRecord {
     pub target: String,
     /// Details as JSON.
     pub detail: String,
+    /// The actor's client address (IP), when the caller passed it.
+    pub client: Option<String>,
     /// When.
     pub at: OffsetDateTime,
 }

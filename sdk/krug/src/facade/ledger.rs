@@ -140,6 +140,7 @@ impl Krug {
             "bonus.adjust",
             &format!("member:{}", cmd.member),
             &detail.to_string(),
+            None,
             now,
         )
         .await?;
@@ -232,7 +233,14 @@ impl Krug {
         let rows = tx.audit_log(limit).await?;
         Ok(rows
             .into_iter()
-            .map(|(actor, action, target, detail, at)| AuditRecord { actor, action, target, detail, at })
+            .map(|(actor, action, target, detail, client, at)| AuditRecord {
+                actor,
+                action,
+                target,
+                detail,
+                client,
+                at,
+            })
             .collect())
     }
 }

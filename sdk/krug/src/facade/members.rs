@@ -1,8 +1,8 @@
 //! Members: registration with encrypted personal data, lookup by phone, profile, status and
 //! invitation-only tiers.
 
-use time::Date;
 use time::macros::format_description;
+use time::{Date, OffsetDateTime};
 
 use super::Krug;
 use super::purchases::not_found;
@@ -11,9 +11,71 @@ use crate::facade::{MemberProfile, RegisterMember, StatusView};
 use crate::pii::{KeyId, KeyRing, aad};
 use crate::status;
 use crate::store::{MemberRow, StoreError};
+use crate::tenant::TenantConfig;
 use crate::types::{MemberId, Phone, TenantId, TierCode};
 
 const NAME_MAX_CHARS: usize = 200;
+
+/// A name as stored: trimmed, blank meaning none; refused when too long or not printable.
+pub(super) fn clean_name(name: Option<&str>) -> Result<Option<&str>> {
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    if let Some(name) = name
+        && (name.chars().count() > NAME_MAX_CHARS || name.chars().any(char::is_control))
+    {
+        return Err(Error::InvalidInput {
+            field: "name",
+            message: format!("must be at most {NAME_MAX_CHARS} printable characters"),
+        });
+    }
+    Ok(name)
+}
+
+/// Refuses a birthday after today in the tenant's time zone.
+pub(super) fn check_birthday(config: &TenantConfig, birthday: Option<Date>, now: OffsetDateTime) -> Result<()> {
+    if let Some(birthday) = birthday
+        && birthday > config.local_date(now)
+    {
+        return Err(Error::InvalidInput { field: "birthday", message: "must not be in the future".into() });
+    }
+    Ok(())
+}
+
+/// A member row with every personal field sealed under the active key.
+pub(super) fn member_row(
+    keys: &KeyRing,
+    tenant: &TenantId,
+    id: MemberId,
+    phone: &Phone,
+    name: Option<&str>,
+    birthday: Option<Date>,
+    created_at: OffsetDateTime,
+) -> Result<MemberRow> {
+    Ok(MemberRow {
+        id,
+        phone: seal(keys, tenant, id, "phone", phone.as_e164())?,
+        name: name.map(|n| seal(keys, tenant, id, "name", n)).transpose()?,
+        birthday: birthday.map(|b| seal(keys, tenant, id, "birthday", &b.to_string())).transpose()?,
+        created_at,
+    })
+}
+
+/// Opens every personal field of a stored member row.
+pub(super) fn open_profile(keys: &KeyRing, tenant: &TenantId, row: &MemberRow) -> Result<MemberProfile> {
+    let member = row.id;
+    let phone = open(keys, tenant, member, "phone", &row.phone)?;
+    let phone = Phone::parse(&phone).map_err(|e| Error::Store(StoreError::Corrupt(format!("phone: {e}"))))?;
+    let name = row.name.as_ref().map(|n| open(keys, tenant, member, "name", n)).transpose()?;
+    let birthday = row
+        .birthday
+        .as_ref()
+        .map(|b| {
+            let text = open(keys, tenant, member, "birthday", b)?;
+            Date::parse(&text, format_description!("[year]-[month]-[day]"))
+                .map_err(|e| Error::Store(StoreError::Corrupt(format!("birthday: {e}"))))
+        })
+        .transpose()?;
+    Ok(MemberProfile { id: member, phone, name, birthday, joined_at: row.created_at })
+}
 
 fn seal(keys: &KeyRing, tenant: &TenantId, member: MemberId, field: &str, value: &str) -> Result<(Vec<u8>, String)> {
     let sealed = keys.seal_str(&aad(tenant.as_str(), &member.to_string(), field), value)?;
@@ -37,30 +99,12 @@ impl Krug {
     /// blind index. A phone already registered in the tenant is [`Error::PhoneTaken`].
     pub async fn register_member(&self, tenant: &TenantId, cmd: RegisterMember) -> Result<MemberId> {
         let t = self.tenant(tenant)?;
-        let name = cmd.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
-        if let Some(name) = name
-            && (name.chars().count() > NAME_MAX_CHARS || name.chars().any(char::is_control))
-        {
-            return Err(Error::InvalidInput {
-                field: "name",
-                message: format!("must be at most {NAME_MAX_CHARS} printable characters"),
-            });
-        }
+        let name = clean_name(cmd.name.as_deref())?;
         let now = self.now();
-        if let Some(birthday) = cmd.birthday
-            && birthday > t.config.local_date(now)
-        {
-            return Err(Error::InvalidInput { field: "birthday", message: "must not be in the future".into() });
-        }
+        check_birthday(&t.config, cmd.birthday, now)?;
         let id = MemberId::generate(self.inner.ids.as_ref());
         let index = t.keys.blind_index(&cmd.phone);
-        let row = MemberRow {
-            id,
-            phone: seal(&t.keys, tenant, id, "phone", cmd.phone.as_e164())?,
-            name: name.map(|n| seal(&t.keys, tenant, id, "name", n)).transpose()?,
-            birthday: cmd.birthday.map(|b| seal(&t.keys, tenant, id, "birthday", &b.to_string())).transpose()?,
-            created_at: now,
-        };
+        let row = member_row(&t.keys, tenant, id, &cmd.phone, name, cmd.birthday, now)?;
         let mut tx = self.begin(tenant).await?;
         if let Some(existing) = tx.member_by_phone_index(index.as_bytes()).await? {
             return Err(Error::PhoneTaken { member: existing.id });
@@ -91,19 +135,7 @@ impl Krug {
         let t = self.tenant(tenant)?;
         let mut tx = self.read(tenant).await?;
         let row = tx.member(member).await.map_err(not_found(Error::MemberNotFound))?;
-        let phone = open(&t.keys, tenant, member, "phone", &row.phone)?;
-        let phone = Phone::parse(&phone).map_err(|e| Error::Store(StoreError::Corrupt(format!("phone: {e}"))))?;
-        let name = row.name.as_ref().map(|n| open(&t.keys, tenant, member, "name", n)).transpose()?;
-        let birthday = row
-            .birthday
-            .as_ref()
-            .map(|b| {
-                let text = open(&t.keys, tenant, member, "birthday", b)?;
-                Date::parse(&text, format_description!("[year]-[month]-[day]"))
-                    .map_err(|e| Error::Store(StoreError::Corrupt(format!("birthday: {e}"))))
-            })
-            .transpose()?;
-        Ok(MemberProfile { id: member, phone, name, birthday, joined_at: row.created_at })
+        open_profile(&t.keys, tenant, &row)
     }
 
     /// The member's status now: tier, rate, window spend and categories, progress to the next
@@ -164,7 +196,7 @@ impl Krug {
             Some(code) => ("tier.invite", format!("{{\"tier\":\"{code}\"}}")),
             None => ("tier.uninvite", String::from("{}")),
         };
-        tx.audit(self.inner.ids.next_uuid(), actor, action, &format!("member:{member}"), &detail, now).await?;
+        tx.audit(self.inner.ids.next_uuid(), actor, action, &format!("member:{member}"), &detail, None, now).await?;
         tx.commit().await?;
         Ok(())
     }

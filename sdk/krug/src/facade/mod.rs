@@ -3,6 +3,7 @@
 //! decision in one transaction together with its idempotency record.
 
 mod commands;
+mod identity;
 mod ledger;
 mod members;
 mod purchases;

@@ -208,7 +208,7 @@ impl Krug {
         let changed = tx.set_suspended(suspended, now).await?;
         if changed {
             let action = if suspended { "tenant.suspend" } else { "tenant.resume" };
-            tx.audit(self.inner.ids.next_uuid(), actor, action, &format!("tenant:{tenant}"), "{}", now).await?;
+            tx.audit(self.inner.ids.next_uuid(), actor, action, &format!("tenant:{tenant}"), "{}", None, now).await?;
         }
         tx.commit().await?;
         t.suspended.store(suspended, Ordering::Release);

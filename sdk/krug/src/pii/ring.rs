@@ -243,6 +243,21 @@ impl KeyRing {
         mac.update(phone.as_e164().as_bytes());
         BlindIndex(mac.finalize().into_bytes().into())
     }
+
+    /// HMAC-SHA256 under the index key, already fed `domain ‖ 0x00`, for other keyed fingerprints
+    /// that must not be computable from the database alone (SMS sign-in codes). The domain keeps
+    /// its inputs apart from the blind index's `"phone:…"`; it must never start with `phone:`.
+    pub(crate) fn keyed_mac(&self, domain: &str) -> HmacSha256 {
+        let mut padded = hmac::digest::Key::<HmacSha256>::default();
+        for (slot, byte) in padded.iter_mut().zip(self.index_key.bytes()) {
+            *slot = *byte;
+        }
+        let mut mac = <HmacSha256 as KeyInit>::new(&padded);
+        padded.as_mut_slice().zeroize();
+        mac.update(domain.as_bytes());
+        mac.update(&[0]);
+        mac
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //!   failing with `SQLITE_BUSY` half-way; on PostgreSQL the member's account row is locked with
 //!   `FOR UPDATE` before anything is read that a decision depends on.
 
+mod identity;
 mod ledger;
 mod members;
 mod purchases;

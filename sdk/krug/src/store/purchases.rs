@@ -60,6 +60,9 @@ pub(crate) struct PurchaseRow {
     pub(crate) redemption_entry: Option<EntryId>,
 }
 
+/// One audit row: actor, action, target, detail, client address, time.
+pub(crate) type AuditRow = (String, String, String, String, Option<String>, OffsetDateTime);
+
 impl TenantTx {
     /// Inserts a purchase; a receipt id already used at this business is a `Conflict`.
     pub(crate) async fn insert_purchase(&mut self, p: &NewPurchase, now: OffsetDateTime) -> Result<(), StoreError> {
@@ -263,7 +266,8 @@ impl TenantTx {
         Ok(())
     }
 
-    /// Appends an audit record.
+    /// Appends an audit record; `client` is the actor's address when the caller knows it.
+    #[allow(clippy::too_many_arguments)] // one column each; a struct would only rename them
     pub(crate) async fn audit(
         &mut self,
         id: Uuid,
@@ -271,12 +275,13 @@ impl TenantTx {
         action: &str,
         target: &str,
         detail: &str,
+        client: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
         on!(self, c => sqlx::query(
-            "INSERT INTO audit_log (tenant_id, audit_id, actor, action, target, detail, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO audit_log (tenant_id, audit_id, actor, action, target, detail, created_at, client_addr) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&tenant)
         .bind(id)
@@ -285,24 +290,22 @@ impl TenantTx {
         .bind(target)
         .bind(detail)
         .bind(ts(now))
+        .bind(client)
         .execute(c).await.map(|_| ()))?;
         Ok(())
     }
 
-    /// Audit records, newest first.
-    pub(crate) async fn audit_log(
-        &mut self,
-        limit: u32,
-    ) -> Result<Vec<(String, String, String, String, OffsetDateTime)>, StoreError> {
+    /// Audit records, newest first: actor, action, target, detail, client address, time.
+    pub(crate) async fn audit_log(&mut self, limit: u32) -> Result<Vec<AuditRow>, StoreError> {
         let tenant = self.tenant_str().to_owned();
-        let rows: Vec<(String, String, String, String, i64)> = on!(self, c => sqlx::query_as(
-            "SELECT actor, action, target, detail, created_at FROM audit_log WHERE tenant_id = $1 \
+        let rows: Vec<(String, String, String, String, Option<String>, i64)> = on!(self, c => sqlx::query_as(
+            "SELECT actor, action, target, detail, client_addr, created_at FROM audit_log WHERE tenant_id = $1 \
              ORDER BY created_at DESC, audit_id DESC LIMIT $2",
         )
         .bind(&tenant)
         .bind(i64::from(limit))
         .fetch_all(c)
         .await)?;
-        rows.into_iter().map(|(a, b, c, d, at)| Ok((a, b, c, d, from_ts(at)?))).collect()
+        rows.into_iter().map(|(a, b, c, d, e, at)| Ok((a, b, c, d, e, from_ts(at)?))).collect()
     }
 }

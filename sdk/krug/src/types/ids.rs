@@ -79,6 +79,14 @@ id!(
     /// A refund of (part of) a purchase.
     RefundId
 );
+id!(
+    /// A staff account (cashier, manager, owner or operator) of one tenant.
+    StaffId
+);
+id!(
+    /// One consent row: one purpose granted once by one member (withdrawal sets its end).
+    ConsentId
+);
 
 /// A slug is not of the allowed shape.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

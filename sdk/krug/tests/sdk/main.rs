@@ -7,6 +7,7 @@ mod common;
 mod bad_input;
 mod concurrency;
 mod idempotency;
+mod identity;
 mod isolation;
 mod journey;
 mod personal_data;
