@@ -79,6 +79,24 @@ impl Application {
             builder = builder.tenant(config, keys);
         }
         let krug = builder.build().await?;
+        // Tenants created at run time (by the superadmin) live in the store; host them again with
+        // their keys.
+        for (id, source) in krug.stored_tenant_configs().await? {
+            if krug.hosted_tenants().contains(&id) {
+                continue;
+            }
+            let config = TenantConfig::from_toml_str(&source)
+                .map_err(|e| StartError::Config(format!("stored tenant {id}: {e}")))?;
+            let path = settings.data_dir.join("keys").join(format!("{id}.toml"));
+            if !path.exists() {
+                return Err(StartError::Config(format!(
+                    "stored tenant {id}: its key file {} is missing",
+                    path.display()
+                )));
+            }
+            let keys = tenant_keys(&settings.data_dir, &config)?;
+            krug.apply_tenant(config, keys).await?;
+        }
 
         let limiter = RateLimiter::new(settings.auth_requests_per_minute, Duration::from_secs(60));
         let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Config(e.to_string()))?);
@@ -134,7 +152,7 @@ pub fn routes(state: AppState) -> impl poem::Endpoint + 'static {
 }
 
 /// The key ring of a tenant: `<data_dir>/keys/<tenant>.toml`, generated on first start.
-fn tenant_keys(data_dir: &Path, config: &TenantConfig) -> Result<KeyRing, StartError> {
+pub fn tenant_keys(data_dir: &Path, config: &TenantConfig) -> Result<KeyRing, StartError> {
     let path = data_dir.join("keys").join(format!("{}.toml", config.id));
     if path.exists() {
         let text = std::fs::read_to_string(&path).map_err(|e| StartError::Io(format!("{}: {e}", path.display())))?;

@@ -107,6 +107,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve { demo } => {
             let mut s = settings()?;
             s.demo |= demo;
+            if s.demo {
+                krug_appliance::demo::prepare(&mut s).await.map_err(|e| e.to_string())?;
+            }
             let app = Application::build(s, Overrides::default()).await.map_err(|e| e.to_string())?;
             if app.state().settings.demo {
                 krug_appliance::demo::seed(app.state()).await.map_err(|e| e.to_string())?;

@@ -182,8 +182,12 @@ impl From<krug::Error> for ApiError {
 
 /// The Retry-After of a rate-limit refusal from the SDK, when it says one.
 fn retry_after(err: &krug::Error) -> Option<u32> {
-    let _ = err;
-    None
+    match err {
+        krug::Error::RateLimited { retry_after_seconds } => Some(*retry_after_seconds),
+        // A code killed by wrong attempts: a new one can be asked for after the per-minute limit.
+        krug::Error::TooManyAttempts => Some(60),
+        _ => None,
+    }
 }
 
 /// Rewrites any error that did not come from a handler's `ApiError` (poem's parse, auth and

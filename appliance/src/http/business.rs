@@ -2,7 +2,7 @@
 //! made here, as JSON pages or CSV. A business sees only its own purchases and its clients'
 //! spend *here* — never what they did at other partners (a clinic's visits least of all).
 
-use poem::web::Data;
+use poem::web::{Data, RemoteAddr};
 use poem_openapi::param::Query;
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -63,12 +63,29 @@ impl BusinessApi {
     async fn client_page(
         state: &AppState,
         auth: &BearerAuth,
+        client: Option<&str>,
         after: Option<&str>,
         limit: u32,
     ) -> Result<krug::Page<krug::BusinessClient>, ApiError> {
         let (tenant, business) = business_staff(auth)?;
         let after = after.map(|a| parse_id::<krug::types::MemberId>("cursor", a)).transpose()?;
-        Ok(state.krug.business_clients(tenant, business, krug::ClientQuery { after, limit }).await?)
+        let page = state.krug.business_clients(tenant, business, krug::ClientQuery { after, limit }).await?;
+        // A staff read of members' personal data (masked phones, tiers) is audited.
+        let detail = serde_json::json!({ "business": business.as_str(), "members": page.items.len() });
+        state
+            .krug
+            .record_audit(
+                tenant,
+                krug::AuditEvent {
+                    actor: auth.0.actor(),
+                    action: "clients.read".into(),
+                    target: format!("business:{business}"),
+                    detail_json: detail.to_string(),
+                    client: client.map(str::to_owned),
+                },
+            )
+            .await?;
+        Ok(page)
     }
 
     async fn purchase_page(
@@ -100,12 +117,14 @@ impl BusinessApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
+        remote: &RemoteAddr,
         /// The `next` of the previous page.
         after: Query<Option<String>>,
         /// Page size, 1–200 (default 50).
         limit: Query<Option<u32>>,
     ) -> Result<Json<ClientPage>, ApiError> {
-        let page = Self::client_page(&state, &auth, after.0.as_deref(), limit.0.unwrap_or(50)).await?;
+        let ip = super::auth::client_ip(remote);
+        let page = Self::client_page(&state, &auth, Some(&ip), after.0.as_deref(), limit.0.unwrap_or(50)).await?;
         Ok(Json(ClientPage {
             items: page
                 .items
@@ -129,10 +148,12 @@ impl BusinessApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
+        remote: &RemoteAddr,
         /// Start after this member id.
         after: Query<Option<String>>,
     ) -> Result<CsvExport, ApiError> {
-        let page = Self::client_page(&state, &auth, after.0.as_deref(), EXPORT_LIMIT).await?;
+        let ip = super::auth::client_ip(remote);
+        let page = Self::client_page(&state, &auth, Some(&ip), after.0.as_deref(), EXPORT_LIMIT).await?;
         Ok(CsvExport::Csv(PlainText(krug::clients_csv(&page.items))))
     }
 

@@ -1,6 +1,7 @@
 //! The HTTP API: one `#[OpenApi]` struct per resource, composed here. Handlers are thin:
 //! principal + DTO → SDK command → DTO.
 
+pub mod auth;
 pub mod business;
 pub mod dto;
 pub mod health;
@@ -20,6 +21,8 @@ use crate::state::AppState;
 pub enum ApiTags {
     /// Liveness, readiness and metrics.
     Health,
+    /// Signing in: SMS codes for members, passwords for staff, token refresh.
+    Auth,
     /// The member's app: profile, balance, history, status, QR wallet.
     Member,
     /// The partner's counter: scans and refunds.
@@ -31,12 +34,13 @@ pub enum ApiTags {
 }
 
 /// The composed API.
-pub type Api = (health::HealthApi, me::MeApi, scans::ScansApi, business::BusinessApi, operator::OperatorApi);
+pub type Api =
+    (health::HealthApi, auth::AuthApi, me::MeApi, scans::ScansApi, business::BusinessApi, operator::OperatorApi);
 
 /// The OpenAPI service (also what `krug openapi` prints).
 pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (health::HealthApi, me::MeApi, scans::ScansApi, business::BusinessApi, operator::OperatorApi),
+        (health::HealthApi, auth::AuthApi, me::MeApi, scans::ScansApi, business::BusinessApi, operator::OperatorApi),
         "Krug",
         env!("CARGO_PKG_VERSION"),
     )

@@ -2,7 +2,7 @@
 //! settlement statement, the event budget and the audit log. Every operation is scoped to the
 //! operator's own tenant by the token.
 
-use poem::web::{Data, RemoteAddr};
+use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
@@ -128,7 +128,6 @@ impl OperatorApi {
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
-        remote: &RemoteAddr,
         member_id: Path<String>,
         body: Json<AdjustmentRequest>,
     ) -> Result<Json<AdjustmentResponse>, ApiError> {
@@ -141,7 +140,6 @@ impl OperatorApi {
             .as_deref()
             .map(|b| krug::types::BusinessId::parse(b).map_err(|_| ApiError::not_found("business")))
             .transpose()?;
-        let _ = remote;
         let receipt = state
             .krug
             .adjust(

@@ -118,3 +118,116 @@ impl TestApp {
         Reply { status, content_type, body, headers }
     }
 }
+
+/// A signed-in principal's tokens.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub access: String,
+    pub refresh: Option<String>,
+    pub member: Option<String>,
+}
+
+pub const PASSWORD: &str = "correct-horse-battery";
+
+impl TestApp {
+    /// Signs a member in by SMS (reading the code the gateway captured); registers her on first use.
+    pub async fn member(&self, tenant: &str, phone: &str) -> Login {
+        let r = self.post("/v1/auth/sms-code", None, &serde_json::json!({"tenant": tenant, "phone": phone})).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let e164 = krug::types::Phone::parse(phone).unwrap().as_e164().to_owned();
+        let text = self.sms.last_to(&e164).unwrap();
+        let code: String = text.chars().filter(char::is_ascii_digit).collect();
+        let r = self
+            .post("/v1/auth/sms-verify", None, &serde_json::json!({"tenant": tenant, "phone": phone, "code": code}))
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        Login {
+            access: r.body["access_token"].as_str().unwrap().to_owned(),
+            refresh: r.body["refresh_token"].as_str().map(str::to_owned),
+            member: r.body["member_id"].as_str().map(str::to_owned),
+        }
+    }
+
+    /// Creates a staff account through the SDK and signs it in over HTTP.
+    pub async fn staff(&self, tenant: &str, login: &str, role: krug::Role, business: Option<&str>) -> Login {
+        let t = krug::types::TenantId::parse(tenant).unwrap();
+        self.state
+            .krug
+            .create_staff(
+                &t,
+                krug::NewStaff {
+                    login: login.to_owned(),
+                    password: PASSWORD.to_owned(),
+                    role,
+                    business: business.map(|b| krug::types::BusinessId::parse(b).unwrap()),
+                    actor: "test".into(),
+                    client: None,
+                },
+            )
+            .await
+            .unwrap();
+        self.staff_login(tenant, login).await
+    }
+
+    /// Signs an existing staff account in again (after the clock moved past its token's life).
+    pub async fn staff_login(&self, tenant: &str, login: &str) -> Login {
+        let r = self
+            .post(
+                "/v1/auth/staff-login",
+                None,
+                &serde_json::json!({"tenant": tenant, "login": login, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        Login {
+            access: r.body["access_token"].as_str().unwrap().to_owned(),
+            refresh: r.body["refresh_token"].as_str().map(str::to_owned),
+            member: None,
+        }
+    }
+
+    /// New tokens from the refresh token (the old refresh token is used up).
+    pub async fn refresh(&self, tenant: &str, login: &Login) -> Login {
+        let r = self
+            .post(
+                "/v1/auth/refresh",
+                None,
+                &serde_json::json!({"tenant": tenant, "refresh_token": login.refresh.as_deref().unwrap()}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        Login {
+            access: r.body["access_token"].as_str().unwrap().to_owned(),
+            refresh: r.body["refresh_token"].as_str().map(str::to_owned),
+            member: login.member.clone(),
+        }
+    }
+
+    /// The member's current QR payload (provisioning her secret first if needed).
+    pub async fn qr(&self, member: &Login) -> String {
+        let r = self.get("/v1/me/qr", Some(&member.access)).await;
+        if r.status == 409 {
+            let p = self.post("/v1/me/qr-secret", Some(&member.access), &serde_json::json!({})).await;
+            assert_eq!(p.status, 200, "{:?}", p.body);
+            return self.qr_now(member).await;
+        }
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["qr"].as_str().unwrap().to_owned()
+    }
+
+    async fn qr_now(&self, member: &Login) -> String {
+        let r = self.get("/v1/me/qr", Some(&member.access)).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["qr"].as_str().unwrap().to_owned()
+    }
+
+    /// A cashier scan; returns the raw reply.
+    pub async fn scan(&self, cashier: &Login, qr: &str, amount_kopecks: i64, receipt_id: &str, redeem: i64) -> Reply {
+        self.post(
+            "/v1/scans",
+            Some(&cashier.access),
+            &serde_json::json!({"qr": qr, "amount_kopecks": amount_kopecks, "receipt_id": receipt_id, "redeem_kopecks": redeem}),
+        )
+        .await
+    }
+}

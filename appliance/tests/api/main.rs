@@ -5,4 +5,5 @@
 mod common;
 
 mod basics;
+mod journey;
 mod openapi;

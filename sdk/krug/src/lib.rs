@@ -32,6 +32,7 @@ pub use facade::{
     TierInfo, clients_csv, purchases_csv,
 };
 pub use facade::{QrProvisioning, Scan};
+pub use facade::{hash_secret, verify_secret};
 pub use identity::{
     AuditEvent, Consent, ConsentKind, GrantConsent, IssuedCode, NewStaff, ProfileUpdate, Role, SignIn, Staff,
     StaffUpdate,

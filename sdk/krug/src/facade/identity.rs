@@ -61,6 +61,17 @@ async fn verify_password(password: Zeroizing<String>, phc: String) -> Result<boo
     .map_err(|_| Error::Pii(PiiError::Decrypt))?
 }
 
+/// Hashes a password as an Argon2id PHC string (for credentials kept outside the store, such as
+/// an appliance's superadmin). Runs off the async workers.
+pub async fn hash_secret(password: &str) -> Result<String> {
+    hash_password(Zeroizing::new(password.to_owned())).await
+}
+
+/// Whether `password` matches the Argon2 PHC string `phc`. Runs off the async workers.
+pub async fn verify_secret(password: &str, phc: &str) -> Result<bool> {
+    verify_password(Zeroizing::new(password.to_owned()), phc.to_owned()).await
+}
+
 /// The keyed hash of an SMS code: HMAC-SHA256 under the tenant's index key over the tenant, the
 /// code's row id and the code. Unkeyed, a database dump would give the code away (there are only
 /// 10⁶ to try); keyed, it does not, and a hash copied to another row does not verify.

@@ -16,6 +16,7 @@ pub use commands::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, MemberProfile,
     Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
 };
+pub use identity::{hash_secret, verify_secret};
 pub use scan::{QrProvisioning, Scan};
 pub use sessions::Session;
 pub use view_types::{
