@@ -153,7 +153,8 @@ fn tenant(value: &str) -> Result<TenantId, ApiError> {
     TenantId::parse(value).map_err(|_| ApiError::new(404, "tenant_not_found", format!("tenant {value:?} is not known")))
 }
 
-fn phone(value: &str) -> Result<Phone, ApiError> {
+/// Parses a phone from the wire (`422 invalid_input` for anything that is not one).
+pub(crate) fn phone(value: &str) -> Result<Phone, ApiError> {
     Phone::parse(value).map_err(|e| ApiError::invalid("phone", e.to_string()))
 }
 
@@ -162,7 +163,15 @@ pub fn client_ip(remote: &RemoteAddr) -> String {
     remote.as_socket_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
 }
 
-async fn limit(state: &AppState, remote: &RemoteAddr) -> Result<(), ApiError> {
+/// The client address for an audit record: the IP, or nothing when the transport has none (an
+/// audit record takes only a real address).
+pub fn audit_client(remote: &RemoteAddr) -> Option<String> {
+    remote.as_socket_addr().map(|a| a.ip().to_string())
+}
+
+/// Counts a request against the per-client-address limit of the sign-in endpoints (and the
+/// counter's phone lookup, which sends codes too): `429 rate_limited` beyond it.
+pub(crate) async fn limit(state: &AppState, remote: &RemoteAddr) -> Result<(), ApiError> {
     state.limiter.hit(&client_ip(remote)).await.map_err(|retry| {
         ApiError::from_problem(
             Problem::new(429, "rate_limited", "too many sign-in requests from this address"),

@@ -1,11 +1,12 @@
-//! The member's own views: profile, balance, history, status. Every operation reads the member
-//! from the token, so a member can only ever see herself.
+//! The member's own views: profile, balance, history, status, and her consents. Every operation
+//! reads the member from the token, so a member can only ever see and change herself; staff
+//! tokens are refused (403).
 
 use poem::web::Data;
-use poem_openapi::param::Query;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::types::Example;
-use poem_openapi::{Object, OpenApi};
+use poem_openapi::types::{Example, MaybeUndefined};
+use poem_openapi::{Enum, Object, OpenApi};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -193,6 +194,147 @@ pub struct Catalogue {
     pub tiers: Vec<Tier>,
 }
 
+/// Changes to your profile; absent fields stay as they are, `null` clears one.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields, example)]
+pub struct ProfileUpdateRequest {
+    /// Your name (up to 200 characters; blank clears it).
+    pub name: MaybeUndefined<String>,
+    /// Your birthday.
+    pub birthday: MaybeUndefined<Date>,
+}
+
+impl Example for ProfileUpdateRequest {
+    fn example() -> Self {
+        ProfileUpdateRequest { name: MaybeUndefined::Value("Анна".into()), birthday: MaybeUndefined::Null }
+    }
+}
+
+fn tri<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+/// A purpose you consent to, each separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum ConsentKind {
+    /// Processing your personal data for the programme (given at sign-up).
+    Processing,
+    /// Transfer of your data to the coalition's partners.
+    PartnerTransfer,
+    /// Disclosure of clinic visits (medical secrecy).
+    MedicalDisclosure,
+    /// Advertising by SMS.
+    MarketingSms,
+    /// Advertising by push notification.
+    MarketingPush,
+    /// Advertising by e-mail.
+    MarketingEmail,
+}
+
+impl From<ConsentKind> for krug::ConsentKind {
+    fn from(k: ConsentKind) -> krug::ConsentKind {
+        match k {
+            ConsentKind::Processing => krug::ConsentKind::Processing,
+            ConsentKind::PartnerTransfer => krug::ConsentKind::PartnerTransfer,
+            ConsentKind::MedicalDisclosure => krug::ConsentKind::MedicalDisclosure,
+            ConsentKind::MarketingSms => krug::ConsentKind::MarketingSms,
+            ConsentKind::MarketingPush => krug::ConsentKind::MarketingPush,
+            ConsentKind::MarketingEmail => krug::ConsentKind::MarketingEmail,
+        }
+    }
+}
+
+impl From<krug::ConsentKind> for ConsentKind {
+    fn from(k: krug::ConsentKind) -> ConsentKind {
+        match k {
+            krug::ConsentKind::Processing => ConsentKind::Processing,
+            krug::ConsentKind::PartnerTransfer => ConsentKind::PartnerTransfer,
+            krug::ConsentKind::MedicalDisclosure => ConsentKind::MedicalDisclosure,
+            krug::ConsentKind::MarketingSms => ConsentKind::MarketingSms,
+            krug::ConsentKind::MarketingPush => ConsentKind::MarketingPush,
+            krug::ConsentKind::MarketingEmail => ConsentKind::MarketingEmail,
+        }
+    }
+}
+
+/// One row of your consent ledger.
+#[derive(Debug, Clone, Object)]
+#[oai(example)]
+pub struct ConsentRecord {
+    /// The row.
+    pub consent_id: Uuid,
+    /// The purpose.
+    pub kind: ConsentKind,
+    /// The version of the consent text you were shown.
+    pub text_version: String,
+    /// SHA-256 of that exact text (lowercase hex).
+    pub text_sha256: String,
+    /// Where you gave it (`app`, `sms`, …).
+    pub channel: String,
+    /// When you gave it.
+    pub granted_at: OffsetDateTime,
+    /// When you withdrew it; absent while it is in force.
+    pub withdrawn_at: Option<OffsetDateTime>,
+}
+
+impl Example for ConsentRecord {
+    fn example() -> Self {
+        ConsentRecord {
+            consent_id: Uuid::nil(),
+            kind: ConsentKind::MarketingSms,
+            text_version: "marketing-sms-v1".into(),
+            text_sha256: "5bafe87be65946ce973c2f4eec4cdf72007ff7c9adcd9ec4f46f0cea1ba45197".into(),
+            channel: "app".into(),
+            granted_at: OffsetDateTime::UNIX_EPOCH,
+            withdrawn_at: None,
+        }
+    }
+}
+
+impl From<krug::Consent> for ConsentRecord {
+    fn from(c: krug::Consent) -> ConsentRecord {
+        ConsentRecord {
+            consent_id: c.id.as_uuid(),
+            kind: ConsentKind::from(c.kind),
+            text_version: c.text_version,
+            text_sha256: c.text_sha256,
+            channel: c.channel,
+            granted_at: c.granted_at,
+            withdrawn_at: c.withdrawn_at,
+        }
+    }
+}
+
+/// Give one consent.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields, example)]
+pub struct GrantConsentRequest {
+    /// The purpose.
+    pub kind: ConsentKind,
+    /// The version id of the consent text shown to you (1–64 printable characters).
+    pub text_version: String,
+    /// SHA-256 of the exact text shown, 64 lowercase hex digits.
+    pub text_sha256: String,
+    /// Where it is given: 1–32 of `a-z 0-9 - _` (default `app`).
+    pub channel: Option<String>,
+}
+
+impl Example for GrantConsentRequest {
+    fn example() -> Self {
+        GrantConsentRequest {
+            kind: ConsentKind::MarketingSms,
+            text_version: "marketing-sms-v1".into(),
+            text_sha256: "5bafe87be65946ce973c2f4eec4cdf72007ff7c9adcd9ec4f46f0cea1ba45197".into(),
+            channel: Some("app".into()),
+        }
+    }
+}
+
 #[OpenApi(prefix_path = "/v1/me", tag = "ApiTags::Member")]
 impl MeApi {
     /// Your profile.
@@ -201,6 +343,69 @@ impl MeApi {
         let member = auth.0.member()?;
         let tenant = auth.0.tenant()?;
         Ok(Json(Profile::from(state.krug.member(tenant, member).await?)))
+    }
+
+    /// Set or clear your name and birthday.
+    ///
+    /// Both are optional: declining them never limits earning or spending bonuses. Absent
+    /// fields stay; `null` clears. A body naming nothing is `422 invalid_input`.
+    #[oai(path = "/", method = "patch", operation_id = "me_update_profile")]
+    async fn update_profile(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: Json<ProfileUpdateRequest>,
+    ) -> Result<Json<Profile>, ApiError> {
+        let member = auth.0.member()?;
+        let body = body.0;
+        let update = krug::ProfileUpdate { name: tri(body.name), birthday: tri(body.birthday) };
+        Ok(Json(Profile::from(state.krug.update_profile(auth.0.tenant()?, member, update).await?)))
+    }
+
+    /// Your consents, oldest first, withdrawn ones included.
+    #[oai(path = "/consents", method = "get", operation_id = "me_consents")]
+    async fn consents(&self, state: Data<&AppState>, auth: BearerAuth) -> Result<Json<Vec<ConsentRecord>>, ApiError> {
+        let member = auth.0.member()?;
+        let rows = state.krug.consents(auth.0.tenant()?, member).await?;
+        Ok(Json(rows.into_iter().map(ConsentRecord::from).collect()))
+    }
+
+    /// Give one consent, recording the exact text shown.
+    ///
+    /// Each purpose is consented to separately. If a consent of this kind is already in force,
+    /// nothing is written and that one is returned.
+    #[oai(path = "/consents", method = "post", operation_id = "me_grant_consent")]
+    async fn grant_consent(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: Json<GrantConsentRequest>,
+    ) -> Result<Json<ConsentRecord>, ApiError> {
+        let member = auth.0.member()?;
+        let body = body.0;
+        let grant = krug::GrantConsent {
+            kind: body.kind.into(),
+            text_version: body.text_version,
+            text_sha256: body.text_sha256,
+            channel: body.channel.unwrap_or_else(|| "app".into()),
+        };
+        Ok(Json(ConsentRecord::from(state.krug.grant_consent(auth.0.tenant()?, member, grant).await?)))
+    }
+
+    /// Withdraw your consent of one kind; it stops applying at once.
+    ///
+    /// The ledger keeps the row with its withdrawal time. No consent of this kind in force is
+    /// `409 consent_not_active`.
+    #[oai(path = "/consents/:kind", method = "delete", operation_id = "me_withdraw_consent")]
+    async fn withdraw_consent(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        kind: Path<ConsentKind>,
+    ) -> Result<Json<ConsentRecord>, ApiError> {
+        let member = auth.0.member()?;
+        let withdrawn = state.krug.withdraw_consent(auth.0.tenant()?, member, kind.0.into()).await?;
+        Ok(Json(ConsentRecord::from(withdrawn)))
     }
 
     /// Your balance: available now, pending with dates, and what lapses within 30 days.

@@ -1,13 +1,16 @@
 //! The HTTP API: one `#[OpenApi]` struct per resource, composed here. Handlers are thin:
 //! principal + DTO → SDK command → DTO.
 
+pub mod admin;
 pub mod auth;
 pub mod business;
 pub mod dto;
 pub mod health;
+pub mod lookup;
 pub mod me;
 pub mod operator;
 pub mod scans;
+pub mod staff;
 
 use std::time::Instant;
 
@@ -25,22 +28,46 @@ pub enum ApiTags {
     Auth,
     /// The member's app: profile, balance, history, status, QR wallet.
     Member,
-    /// The partner's counter: scans and refunds.
+    /// The partner's counter: scans, refunds, and finding a member without her phone.
     Counter,
     /// A partner's own clients and purchases (owner, manager).
     Business,
     /// The tenant operator: adjustments, invitations, settlement, budget, audit.
     Operator,
+    /// The tenant's staff accounts, configuration and businesses (operator; an owner for his
+    /// own business's cashiers and managers).
+    Staff,
+    /// Appliance administration: hosting, creating and suspending tenants (superadmin).
+    Admin,
 }
 
 /// The composed API.
-pub type Api =
-    (health::HealthApi, auth::AuthApi, me::MeApi, scans::ScansApi, business::BusinessApi, operator::OperatorApi);
+pub type Api = (
+    health::HealthApi,
+    auth::AuthApi,
+    me::MeApi,
+    scans::ScansApi,
+    lookup::LookupApi,
+    business::BusinessApi,
+    operator::OperatorApi,
+    staff::StaffApi,
+    admin::AdminApi,
+);
 
 /// The OpenAPI service (also what `krug openapi` prints).
 pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
-        (health::HealthApi, auth::AuthApi, me::MeApi, scans::ScansApi, business::BusinessApi, operator::OperatorApi),
+        (
+            health::HealthApi,
+            auth::AuthApi,
+            me::MeApi,
+            scans::ScansApi,
+            lookup::LookupApi,
+            business::BusinessApi,
+            operator::OperatorApi,
+            staff::StaffApi,
+            admin::AdminApi,
+        ),
         "Krug",
         env!("CARGO_PKG_VERSION"),
     )

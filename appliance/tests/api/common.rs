@@ -15,9 +15,11 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub sms: CapturingGateway,
     pub state: krug_appliance::state::AppState,
+    settings: Settings,
     _db: TestDb,
     _data: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Drop for TestApp {
@@ -30,6 +32,12 @@ impl Drop for TestApp {
 
 pub fn repo_path(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+struct Running {
+    base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// A response's status and JSON body (problem bodies included).
@@ -55,23 +63,57 @@ impl TestApp {
             database_url: Some(db.url().to_owned()),
             postgres_pool: 8,
             tenants: vec![repo_path("tenants/svoy-krug"), repo_path("sdk/krug-testkit/fixtures/other-tenant")],
+            superadmin_password_hash: Some(krug::hash_secret(PASSWORD).await.unwrap()),
             ..Settings::default()
         };
         let clock = ManualClock::new(time::macros::datetime!(2026-03-02 09:00 UTC));
         let sms = CapturingGateway::default();
-        let app = Application::build(
+        let (running, state) = Self::start(&settings, &clock, &sms).await;
+        TestApp {
+            base: running.base,
+            http: reqwest::Client::new(),
+            clock,
+            sms,
+            state,
             settings,
-            Overrides { clock: Some(Arc::new(clock.clone())), sms: Some(Arc::new(sms.clone())) },
-        )
-        .await
-        .unwrap();
-        let base = format!("http://127.0.0.1:{}", app.port());
+            _db: db,
+            _data: data,
+            stop: Some(running.stop),
+            server: Some(running.server),
+        }
+    }
+
+    /// Builds and runs an appliance over the settings, the clock and the gateway.
+    async fn start(
+        settings: &Settings,
+        clock: &ManualClock,
+        sms: &CapturingGateway,
+    ) -> (Running, krug_appliance::state::AppState) {
+        let overrides = Overrides { clock: Some(Arc::new(clock.clone())), sms: Some(Arc::new(sms.clone())) };
+        let app = Application::build(settings.clone(), overrides).await.unwrap();
         let state = app.state().clone();
+        let base = format!("http://127.0.0.1:{}", app.port());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until(async move {
+        let server = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        TestApp { base, http: reqwest::Client::new(), clock, sms, state, _db: db, _data: data, stop: Some(stop) }
+        (Running { base, stop, server }, state)
+    }
+
+    /// Stops the appliance (letting it finish and close its store) and starts a new one over the
+    /// same settings, data folder, database, clock and SMS gateway — as a restart would.
+    pub async fn restart(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+        let (running, state) = Self::start(&self.settings, &self.clock, &self.sms).await;
+        self.base = running.base;
+        self.state = state;
+        self.stop = Some(running.stop);
+        self.server = Some(running.server);
     }
 
     pub async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
@@ -184,6 +226,15 @@ impl TestApp {
             refresh: r.body["refresh_token"].as_str().map(str::to_owned),
             member: None,
         }
+    }
+
+    /// Signs the superadmin in (the settings hold the hash of [`PASSWORD`]).
+    pub async fn superadmin(&self) -> Login {
+        let r = self
+            .post("/v1/auth/superadmin-login", None, &serde_json::json!({"login": "superadmin", "password": PASSWORD}))
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        Login { access: r.body["access_token"].as_str().unwrap().to_owned(), refresh: None, member: None }
     }
 
     /// New tokens from the refresh token (the old refresh token is used up).

@@ -4,6 +4,8 @@
 
 mod common;
 
+mod admin;
 mod basics;
 mod journey;
+mod member_profile;
 mod openapi;
