@@ -395,16 +395,20 @@ impl MeApi {
     /// Withdraw your consent of one kind; it stops applying at once.
     ///
     /// The ledger keeps the row with its withdrawal time. No consent of this kind in force is
-    /// `409 consent_not_active`.
+    /// `409 consent_not_active`; a kind that does not exist is `404 not_found`.
     #[oai(path = "/consents/:kind", method = "delete", operation_id = "me_withdraw_consent")]
     async fn withdraw_consent(
         &self,
         state: Data<&AppState>,
         auth: BearerAuth,
-        kind: Path<ConsentKind>,
+        /// The purpose: `processing`, `partner_transfer`, `medical_disclosure`, `marketing_sms`,
+        /// `marketing_push` or `marketing_email`.
+        kind: Path<String>,
     ) -> Result<Json<ConsentRecord>, ApiError> {
         let member = auth.0.member()?;
-        let withdrawn = state.krug.withdraw_consent(auth.0.tenant()?, member, kind.0.into()).await?;
+        // Parsed here, after the role check, so a staff token is told 403 whatever the path says.
+        let kind = krug::ConsentKind::parse(&kind.0).map_err(|_| ApiError::not_found("consent kind"))?;
+        let withdrawn = state.krug.withdraw_consent(auth.0.tenant()?, member, kind).await?;
         Ok(Json(ConsentRecord::from(withdrawn)))
     }
 
