@@ -84,7 +84,7 @@ impl Example for StaffLoginRequest {
 
 /// Superadmin sign-in.
 #[derive(Debug, Clone, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct SuperadminLoginRequest {
     /// The superadmin login from the settings.
     pub login: String,
@@ -94,12 +94,24 @@ pub struct SuperadminLoginRequest {
 
 /// Use or end a refresh token.
 #[derive(Debug, Clone, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct RefreshRequest {
     /// The ecosystem (tenant id).
     pub tenant: String,
     /// The refresh token from the last sign-in or refresh.
     pub refresh_token: String,
+}
+
+impl Example for SuperadminLoginRequest {
+    fn example() -> Self {
+        SuperadminLoginRequest { login: "superadmin".into(), password: "a long passphrase".into() }
+    }
+}
+
+impl Example for RefreshRequest {
+    fn example() -> Self {
+        RefreshRequest { tenant: "svoy-krug".into(), refresh_token: "0190a1b2c3d4e5f60718293a4b5c6d7e.Zm9vYmFy".into() }
+    }
 }
 
 /// Tokens for the API.

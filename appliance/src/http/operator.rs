@@ -57,10 +57,16 @@ pub struct AdjustmentResponse {
 
 /// An invitation to an invitation-only tier.
 #[derive(Debug, Clone, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct InviteRequest {
     /// The tier code (e.g. `inner-circle`).
     pub tier: String,
+}
+
+impl Example for InviteRequest {
+    fn example() -> Self {
+        InviteRequest { tier: "inner-circle".into() }
+    }
 }
 
 /// One line of the partner settlement: `from` owes `to` for bonuses it issued that were spent
