@@ -194,8 +194,25 @@ fn retry_after(err: &krug::Error) -> Option<u32> {
 /// routing failures) into a problem response; passes problem responses through.
 pub async fn catch_all(err: poem::Error) -> Response {
     let status = err.status();
+    // A handler's `ApiError` (and a parse failure already shaped by `bad_request`) arrives as an
+    // error made from its response: keep that problem with its stable code and its headers
+    // (Retry-After). Rewriting it from the status alone would lose all three.
+    if err.is_from_response() {
+        let message = err.to_string();
+        let resp = err.into_response();
+        if resp.content_type() == Some(PROBLEM_JSON) {
+            return resp;
+        }
+        return rewrite(status, "bad_request", &message);
+    }
+    let bad_request = if status == StatusCode::BAD_REQUEST { parse_code(&err) } else { "bad_request" };
+    rewrite(status, bad_request, &err.to_string())
+}
+
+/// The problem for a bare error with `status`; `bad_request` is the code of a 400.
+fn rewrite(status: StatusCode, bad_request: &str, message: &str) -> Response {
     let code = match status {
-        StatusCode::BAD_REQUEST => parse_code(&err),
+        StatusCode::BAD_REQUEST => bad_request,
         StatusCode::UNAUTHORIZED => "unauthorized",
         StatusCode::FORBIDDEN => "forbidden",
         StatusCode::NOT_FOUND => "not_found",
@@ -207,10 +224,10 @@ pub async fn catch_all(err: poem::Error) -> Response {
     };
     let problem = if status.is_server_error() {
         let incident = uuid::Uuid::from_u128(rand::random::<u128>());
-        tracing::error!(%incident, error = %err, "internal error");
+        tracing::error!(%incident, error = %message, "internal error");
         Problem::new(500, "internal", format!("internal error (incident {incident})"))
     } else {
-        Problem::new(status.as_u16(), code, err.to_string())
+        Problem::new(status.as_u16(), code, message)
     };
     problem_response(&problem)
 }

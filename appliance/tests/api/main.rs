@@ -4,6 +4,10 @@
 
 mod common;
 
+mod bad_input;
 mod basics;
+mod isolation;
 mod journey;
 mod openapi;
+mod roles;
+mod sessions;
