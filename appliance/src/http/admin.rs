@@ -14,6 +14,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::ApiTags;
 use super::auth::audit_client;
+use super::dto::Text;
 use crate::auth::{BearerAuth, Role};
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -71,12 +72,12 @@ impl From<krug::TenantSummary> for TenantInfo {
 #[oai(deny_unknown_fields, example)]
 pub struct NewTenantRequest {
     /// The whole `tenant.toml` (the format of `tenants/svoy-krug/tenant.toml`).
-    pub config_toml: String,
+    pub config_toml: Text,
 }
 
 impl Example for NewTenantRequest {
     fn example() -> Self {
-        NewTenantRequest { config_toml: EXAMPLE_CONFIG.into() }
+        NewTenantRequest { config_toml: Text::from(EXAMPLE_CONFIG) }
     }
 }
 

@@ -11,6 +11,7 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::ApiTags;
+use super::dto::Text;
 use crate::auth::{Principal, Role};
 use crate::problem::{ApiError, Problem};
 use crate::state::AppState;
@@ -24,9 +25,9 @@ pub struct AuthApi;
 #[oai(deny_unknown_fields, example)]
 pub struct SmsCodeRequest {
     /// The ecosystem (tenant id).
-    pub tenant: String,
+    pub tenant: Text,
     /// The member's phone in any common Russian form.
-    pub phone: String,
+    pub phone: Text,
 }
 
 impl Example for SmsCodeRequest {
@@ -47,11 +48,11 @@ pub struct SmsCodeSent {
 #[oai(deny_unknown_fields, example)]
 pub struct SmsVerifyRequest {
     /// The ecosystem (tenant id).
-    pub tenant: String,
+    pub tenant: Text,
     /// The phone the code was sent to.
-    pub phone: String,
+    pub phone: Text,
     /// The 6-digit code.
-    pub code: String,
+    pub code: Text,
 }
 
 impl Example for SmsVerifyRequest {
@@ -65,11 +66,11 @@ impl Example for SmsVerifyRequest {
 #[oai(deny_unknown_fields, example)]
 pub struct StaffLoginRequest {
     /// The ecosystem (tenant id).
-    pub tenant: String,
+    pub tenant: Text,
     /// The staff login.
-    pub login: String,
+    pub login: Text,
     /// The password.
-    pub password: String,
+    pub password: Text,
 }
 
 impl Example for StaffLoginRequest {
@@ -84,22 +85,34 @@ impl Example for StaffLoginRequest {
 
 /// Superadmin sign-in.
 #[derive(Debug, Clone, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct SuperadminLoginRequest {
     /// The superadmin login from the settings.
-    pub login: String,
+    pub login: Text,
     /// The password.
-    pub password: String,
+    pub password: Text,
 }
 
 /// Use or end a refresh token.
 #[derive(Debug, Clone, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct RefreshRequest {
     /// The ecosystem (tenant id).
-    pub tenant: String,
+    pub tenant: Text,
     /// The refresh token from the last sign-in or refresh.
-    pub refresh_token: String,
+    pub refresh_token: Text,
+}
+
+impl Example for SuperadminLoginRequest {
+    fn example() -> Self {
+        SuperadminLoginRequest { login: "superadmin".into(), password: "a long passphrase".into() }
+    }
+}
+
+impl Example for RefreshRequest {
+    fn example() -> Self {
+        RefreshRequest { tenant: "svoy-krug".into(), refresh_token: "0190a1b2c3d4e5f60718293a4b5c6d7e.Zm9vYmFy".into() }
+    }
 }
 
 /// Tokens for the API.
@@ -301,12 +314,13 @@ impl AuthApi {
         let Some(hash) = state.settings.superadmin_password_hash.as_deref() else {
             return Err(refused());
         };
-        let login_ok = body.login == state.settings.superadmin_login;
+        let login_ok = *body.login == *state.settings.superadmin_login;
         let password_ok = krug::verify_secret(&body.password, hash).await?;
         if !(login_ok && password_ok) {
             return Err(refused());
         }
-        let principal = Principal { subject: body.login.clone(), tenant: None, role: Role::Superadmin, business: None };
+        let principal =
+            Principal { subject: body.login.0.clone(), tenant: None, role: Role::Superadmin, business: None };
         Ok(Json(tokens(&state, &principal, false).await?))
     }
 

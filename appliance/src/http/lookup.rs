@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::ApiTags;
 use super::auth::{audit_client, limit, phone};
+use super::dto::Text;
 use crate::auth::{BearerAuth, Role};
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -25,12 +26,12 @@ pub struct LookupApi;
 #[oai(deny_unknown_fields, example)]
 pub struct LookupRequest {
     /// The phone she gives, in any common Russian form.
-    pub phone: String,
+    pub phone: Text,
 }
 
 impl Example for LookupRequest {
     fn example() -> Self {
-        LookupRequest { phone: "+7 912 345-67-89".into() }
+        LookupRequest { phone: Text::from("+7 912 345-67-89") }
     }
 }
 
@@ -46,14 +47,14 @@ pub struct LookupSent {
 #[oai(deny_unknown_fields, example)]
 pub struct LookupConfirmRequest {
     /// The phone the code was sent to.
-    pub phone: String,
+    pub phone: Text,
     /// The 6-digit code.
-    pub code: String,
+    pub code: Text,
 }
 
 impl Example for LookupConfirmRequest {
     fn example() -> Self {
-        LookupConfirmRequest { phone: "+7 912 345-67-89".into(), code: "482913".into() }
+        LookupConfirmRequest { phone: Text::from("+7 912 345-67-89"), code: Text::from("482913") }
     }
 }
 

@@ -11,7 +11,7 @@ use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::ApiTags;
-use super::dto::{Balance, TierProgress, parse_id};
+use super::dto::{Balance, Text, TierProgress, parse_id};
 use crate::auth::{BearerAuth, Role};
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -199,14 +199,14 @@ pub struct Catalogue {
 #[oai(deny_unknown_fields, example)]
 pub struct ProfileUpdateRequest {
     /// Your name (up to 200 characters; blank clears it).
-    pub name: MaybeUndefined<String>,
+    pub name: MaybeUndefined<Text>,
     /// Your birthday.
     pub birthday: MaybeUndefined<Date>,
 }
 
 impl Example for ProfileUpdateRequest {
     fn example() -> Self {
-        ProfileUpdateRequest { name: MaybeUndefined::Value("Анна".into()), birthday: MaybeUndefined::Null }
+        ProfileUpdateRequest { name: MaybeUndefined::Value(Text::from("Анна")), birthday: MaybeUndefined::Null }
     }
 }
 
@@ -317,20 +317,20 @@ pub struct GrantConsentRequest {
     /// The purpose.
     pub kind: ConsentKind,
     /// The version id of the consent text shown to you (1–64 printable characters).
-    pub text_version: String,
+    pub text_version: Text,
     /// SHA-256 of the exact text shown, 64 lowercase hex digits.
-    pub text_sha256: String,
+    pub text_sha256: Text,
     /// Where it is given: 1–32 of `a-z 0-9 - _` (default `app`).
-    pub channel: Option<String>,
+    pub channel: Option<Text>,
 }
 
 impl Example for GrantConsentRequest {
     fn example() -> Self {
         GrantConsentRequest {
             kind: ConsentKind::MarketingSms,
-            text_version: "marketing-sms-v1".into(),
-            text_sha256: "5bafe87be65946ce973c2f4eec4cdf72007ff7c9adcd9ec4f46f0cea1ba45197".into(),
-            channel: Some("app".into()),
+            text_version: Text::from("marketing-sms-v1"),
+            text_sha256: Text::from("5bafe87be65946ce973c2f4eec4cdf72007ff7c9adcd9ec4f46f0cea1ba45197"),
+            channel: Some(Text::from("app")),
         }
     }
 }
@@ -358,7 +358,7 @@ impl MeApi {
     ) -> Result<Json<Profile>, ApiError> {
         let member = auth.0.member()?;
         let body = body.0;
-        let update = krug::ProfileUpdate { name: tri(body.name), birthday: tri(body.birthday) };
+        let update = krug::ProfileUpdate { name: tri(body.name.map_value(String::from)), birthday: tri(body.birthday) };
         Ok(Json(Profile::from(state.krug.update_profile(auth.0.tenant()?, member, update).await?)))
     }
 
@@ -385,9 +385,9 @@ impl MeApi {
         let body = body.0;
         let grant = krug::GrantConsent {
             kind: body.kind.into(),
-            text_version: body.text_version,
-            text_sha256: body.text_sha256,
-            channel: body.channel.unwrap_or_else(|| "app".into()),
+            text_version: body.text_version.into(),
+            text_sha256: body.text_sha256.into(),
+            channel: body.channel.map_or_else(|| "app".into(), String::from),
         };
         Ok(Json(ConsentRecord::from(state.krug.grant_consent(auth.0.tenant()?, member, grant).await?)))
     }

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::ApiTags;
+use super::dto::Text;
 use super::dto::{Balance, parse_id};
 use crate::auth::{BearerAuth, Role};
 use crate::problem::ApiError;
@@ -24,13 +25,13 @@ pub struct OperatorApi;
 #[oai(deny_unknown_fields, example)]
 pub struct AdjustmentRequest {
     /// Your idempotency key: a retry with the same key returns the first result.
-    pub key: String,
+    pub key: Text,
     /// Signed amount in bonus kopecks: positive credits, negative debits available bonuses.
     pub amount_kopecks: i64,
     /// Why, in words (kept in the audit log).
-    pub reason: String,
+    pub reason: Text,
     /// The partner that funds a credit; absent for the ecosystem.
-    pub funded_by: Option<String>,
+    pub funded_by: Option<Text>,
 }
 
 impl Example for AdjustmentRequest {
@@ -57,10 +58,16 @@ pub struct AdjustmentResponse {
 
 /// An invitation to an invitation-only tier.
 #[derive(Debug, Clone, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub struct InviteRequest {
     /// The tier code (e.g. `inner-circle`).
-    pub tier: String,
+    pub tier: Text,
+}
+
+impl Example for InviteRequest {
+    fn example() -> Self {
+        InviteRequest { tier: "inner-circle".into() }
+    }
 }
 
 /// One line of the partner settlement: `from` owes `to` for bonuses it issued that were spent
@@ -147,10 +154,10 @@ impl OperatorApi {
                 krug::Adjust {
                     member,
                     amount,
-                    reason: body.reason.clone(),
+                    reason: body.reason.0.clone(),
                     actor: auth.0.actor(),
                     funded_by,
-                    key: body.key.clone(),
+                    key: body.key.0.clone(),
                 },
             )
             .await?;

@@ -9,6 +9,7 @@ use poem_openapi::{Object, OpenApi};
 use uuid::Uuid;
 
 use super::ApiTags;
+use super::dto::Text;
 use super::dto::{Balance, Receipt, bonus, kopecks, parse_id};
 use crate::auth::{BearerAuth, Role};
 use crate::problem::ApiError;
@@ -22,16 +23,16 @@ pub struct ScansApi;
 #[oai(deny_unknown_fields, example)]
 pub struct ScanRequest {
     /// The member's QR payload, `KQ1.<member>.<8 digits>` (valid ±30 s, once).
-    pub qr: String,
+    pub qr: Text,
     /// The purchase total in kopecks.
     pub amount_kopecks: i64,
     /// The till's receipt id: unique per business, the idempotency key of the scan.
-    pub receipt_id: String,
+    pub receipt_id: Text,
     /// Bonuses to pay with, in kopecks (default 0); at most the available balance and the
     /// tenant's share of the purchase.
     pub redeem_kopecks: Option<i64>,
     /// Book under another category of the tenant (default: the business's).
-    pub category: Option<String>,
+    pub category: Option<Text>,
 }
 
 impl Example for ScanRequest {
@@ -51,7 +52,7 @@ impl Example for ScanRequest {
 #[oai(deny_unknown_fields, example)]
 pub struct RefundRequest {
     /// Your refund id: the idempotency key, unique per purchase.
-    pub refund_id: String,
+    pub refund_id: Text,
     /// How much to refund; absent refunds everything not yet refunded.
     pub amount_kopecks: Option<i64>,
 }
@@ -141,7 +142,7 @@ impl ScansApi {
         let amount = body.amount_kopecks.map(|a| kopecks("amount_kopecks", a)).transpose()?;
         let r = state
             .krug
-            .refund_at(tenant, business, krug::RefundPurchase { purchase, refund_id: body.refund_id.clone(), amount })
+            .refund_at(tenant, business, krug::RefundPurchase { purchase, refund_id: body.refund_id.0.clone(), amount })
             .await?;
         Ok(Json(RefundResponse {
             purchase_id: r.purchase.as_uuid(),

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::ApiTags;
 use super::admin::{EXAMPLE_CONFIG, parse_config};
 use super::auth::audit_client;
-use super::dto::parse_id;
+use super::dto::{Text, parse_id};
 use crate::auth::{BearerAuth, Role};
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -109,23 +109,23 @@ impl From<krug::Staff> for StaffAccount {
 #[oai(deny_unknown_fields, example)]
 pub struct NewStaffRequest {
     /// 3–64 of `a-z 0-9 . _ @ -` (lower-cased), unique in the tenant.
-    pub login: String,
+    pub login: Text,
     /// At least 10 characters; stored only as an Argon2id hash.
-    pub password: String,
+    pub password: Text,
     /// The role.
     pub role: StaffRole,
     /// The business: required for a cashier, manager or owner (an owner's own by default),
     /// refused for an operator.
-    pub business: Option<String>,
+    pub business: Option<Text>,
 }
 
 impl Example for NewStaffRequest {
     fn example() -> Self {
         NewStaffRequest {
-            login: "mindal.cashier".into(),
-            password: "correct horse battery".into(),
+            login: Text::from("mindal.cashier"),
+            password: Text::from("correct horse battery"),
             role: StaffRole::Cashier,
-            business: Some("mindal".into()),
+            business: Some(Text::from("mindal")),
         }
     }
 }
@@ -137,11 +137,11 @@ pub struct StaffUpdateRequest {
     /// A new role.
     pub role: Option<StaffRole>,
     /// A new business; `null` removes it (as an operator needs).
-    pub business: MaybeUndefined<String>,
+    pub business: MaybeUndefined<Text>,
     /// Activate or deactivate (an inactive account cannot sign in or refresh).
     pub active: Option<bool>,
     /// A new password (at least 10 characters).
-    pub password: Option<String>,
+    pub password: Option<Text>,
 }
 
 impl Example for StaffUpdateRequest {
@@ -163,12 +163,12 @@ pub enum StaffCreated {
 #[oai(deny_unknown_fields, example)]
 pub struct TenantConfigBody {
     /// The whole `tenant.toml`.
-    pub config_toml: String,
+    pub config_toml: Text,
 }
 
 impl Example for TenantConfigBody {
     fn example() -> Self {
-        TenantConfigBody { config_toml: EXAMPLE_CONFIG.into() }
+        TenantConfigBody { config_toml: Text::from(EXAMPLE_CONFIG) }
     }
 }
 
@@ -290,8 +290,8 @@ impl StaffApi {
         who.may_manage(role, business.as_ref())?;
         let tenant = who.tenant();
         let cmd = krug::NewStaff {
-            login: body.login.clone(),
-            password: body.password.clone(),
+            login: body.login.0.clone(),
+            password: body.password.0.clone(),
             role,
             business,
             actor: auth.0.actor(),
@@ -336,7 +336,7 @@ impl StaffApi {
             role,
             business,
             active: body.active,
-            password: body.password,
+            password: body.password.map(String::from),
             actor: auth.0.actor(),
             client: audit_client(remote),
         };
@@ -349,7 +349,7 @@ impl StaffApi {
     #[oai(path = "/config", method = "get", operation_id = "config_get")]
     async fn config(&self, state: Data<&AppState>, auth: BearerAuth) -> Result<Json<TenantConfigBody>, ApiError> {
         let tenant = operator(&auth)?;
-        Ok(Json(TenantConfigBody { config_toml: state.krug.tenant_config(tenant)?.source.clone() }))
+        Ok(Json(TenantConfigBody { config_toml: Text(state.krug.tenant_config(tenant)?.source.clone()) }))
     }
 
     /// Replace your tenant's configuration: businesses, tiers, bonus and budget rules.
@@ -393,7 +393,7 @@ impl StaffApi {
                 },
             )
             .await?;
-        Ok(Json(TenantConfigBody { config_toml: source }))
+        Ok(Json(TenantConfigBody { config_toml: Text(source) }))
     }
 
     /// Your tenant's businesses, in configuration order.

@@ -199,7 +199,15 @@ backend_test!(
                 &json!({"login": "z.cashier", "password": PASSWORD, "role": "janitor", "business": "mindal"}),
             )
             .await;
-        assert_eq!(r.status, 400, "{:?}", r.body);
+        assert_eq!((r.status, r.code()), (400, "malformed_body"), "{:?}", r.body);
+        let r = app
+            .post(
+                "/v1/operator/staff",
+                Some(&operator.access),
+                &json!({"login": 12345, "password": PASSWORD, "role": "cashier", "business": "mindal"}),
+            )
+            .await;
+        assert_eq!((r.status, r.code()), (400, "malformed_body"), "a number is not a login: {:?}", r.body);
         let cashier = app.staff_login("svoy-krug", "mindal.cashier").await;
 
         let r = app.get("/v1/operator/staff", Some(&operator.access)).await;

@@ -52,6 +52,26 @@ impl Reply {
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or("")
     }
+
+    /// Asserts an RFC 9457 problem with this status and stable code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!((self.status, self.code()), (status, code), "{:?}", self.body);
+        assert_eq!(self.content_type, "application/problem+json", "{:?}", self.body);
+        assert_eq!(self.body["status"], status, "{:?}", self.body);
+    }
+}
+
+/// Sends a request and reads its reply. No test accepts a 5xx: a client can never cause one.
+pub async fn read_reply(req: reqwest::RequestBuilder) -> Reply {
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let text = resp.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    assert!(status < 500, "a request was answered {status}: {body:?}");
+    Reply { status, content_type, body, headers }
 }
 
 impl TestApp {
@@ -124,13 +144,7 @@ impl TestApp {
         if let Some(body) = body {
             req = req.json(body);
         }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        let text = resp.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply { status, content_type, body, headers }
+        read_reply(req).await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -143,21 +157,20 @@ impl TestApp {
 
     /// Posts raw bytes with a JSON content type (malformed-body tests).
     pub async fn post_raw(&self, path: &str, token: Option<&str>, raw: &str) -> Reply {
+        self.send_raw(reqwest::Method::POST, path, token, raw).await
+    }
+
+    /// Sends raw bytes with a JSON content type and any method (malformed-body tests).
+    pub async fn send_raw(&self, method: reqwest::Method, path: &str, token: Option<&str>, raw: &str) -> Reply {
         let mut req = self
             .http
-            .post(format!("{}{}", self.base, path))
+            .request(method, format!("{}{}", self.base, path))
             .header("content-type", "application/json")
             .body(raw.to_owned());
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-        let text = resp.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply { status, content_type, body, headers }
+        read_reply(req).await
     }
 }
 

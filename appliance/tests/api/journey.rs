@@ -12,7 +12,7 @@ backend_test!(
         let skinerica = app.staff("svoy-krug", "skinerica.cashier", krug::Role::Cashier, Some("skinerica")).await;
         let lisichkino = app.staff("svoy-krug", "lisichkino.cashier", krug::Role::Cashier, Some("lisichkino")).await;
         let mindal = app.staff("svoy-krug", "mindal.cashier", krug::Role::Cashier, Some("mindal")).await;
-        let stim = app.staff("svoy-krug", "stim.cashier", krug::Role::Cashier, Some("stim-center")).await;
+        app.staff("svoy-krug", "stim.cashier", krug::Role::Cashier, Some("stim-center")).await;
         app.staff("svoy-krug", "olga", krug::Role::Operator, None).await;
 
         // Three partners, three categories, 30,000 ₽ in all: VIP on the third purchase, at 7 %.

@@ -5,7 +5,11 @@
 mod common;
 
 mod admin;
+mod bad_input;
 mod basics;
+mod isolation;
 mod journey;
 mod member_profile;
 mod openapi;
+mod roles;
+mod sessions;

@@ -42,6 +42,7 @@ backend_test!(
             (json!({"name": "x".repeat(201)}), 422, "invalid_input"),
             (json!({"phone": "+79990000000"}), 400, "malformed_body"),
             (json!({"birthday": "17.05.1990"}), 400, "malformed_body"),
+            (json!({"name": 12345}), 400, "malformed_body"),
         ] {
             let r = app.send(Method::PATCH, "/v1/me", Some(&anna.access), Some(&body)).await;
             assert_eq!((r.status, r.code()), (status, code), "{body}: {:?}", r.body);
@@ -153,6 +154,7 @@ backend_test!(
                 "invalid_input",
             ),
             (json!({"kind": "marketing", "text_version": "v1", "text_sha256": SHA}), 400, "malformed_body"),
+            (json!({"kind": "marketing_push", "text_version": 1, "text_sha256": SHA}), 400, "malformed_body"),
             (
                 json!({"kind": "marketing_push", "text_version": "v1", "text_sha256": SHA, "bundle": true}),
                 400,

@@ -178,7 +178,18 @@ impl Krug {
         let t = self.tenant(tenant)?;
         let category =
             check_purchase(&t.config, &cmd.business, cmd.amount, cmd.redeem, &cmd.receipt_id, cmd.category.as_ref())?;
-        let hash = request_hash(&cmd)?;
+        // "The same scan" is the same member buying the same thing under the same receipt id,
+        // whichever of her codes was shown: a till that times out and rescans a fresh code gets
+        // the first receipt back instead of a conflict.
+        let code = QrCode::parse(&cmd.qr)?;
+        let hash = request_hash(&ScanIdentity {
+            member: code.member(),
+            business: &cmd.business,
+            amount: cmd.amount,
+            receipt_id: &cmd.receipt_id,
+            redeem: cmd.redeem,
+            category: cmd.category.as_ref(),
+        })?;
         let scope = purchase_scope(&cmd.business);
         // One retry, for a concurrent request that won a unique key: the same scan committed
         // first (its claim of the code or its receipt id) — its receipt is then replayed. A code
@@ -192,7 +203,20 @@ impl Krug {
             }
         }
     }
+}
 
+/// What makes two scans the same request (the code's digits do not).
+#[derive(serde::Serialize)]
+struct ScanIdentity<'a> {
+    member: MemberId,
+    business: &'a BusinessId,
+    amount: Kopecks,
+    receipt_id: &'a str,
+    redeem: Bonus,
+    category: Option<&'a Category>,
+}
+
+impl Krug {
     async fn try_scan(
         &self,
         tenant: &TenantId,

@@ -160,15 +160,15 @@ backend_test!(
         let env = env(db).await;
         let (anna, _) = provisioned(&env, 1).await;
         let qr = env.krug.current_qr(&env.tenant, anna).await.unwrap();
-        env.krug.scan(&env.tenant, scan(&qr, 4_000, "S-1")).await.unwrap();
+        let first = env.krug.scan(&env.tenant, scan(&qr, 4_000, "S-1")).await.unwrap();
         let before = all_counts(&env).await;
         let err = env.krug.scan(&env.tenant, scan(&qr, 4_001, "S-1")).await.unwrap_err();
         assert_eq!((err.code(), err.http_status()), ("idempotency_conflict", 409));
-        // The body covers the code too: a fresh code under the same receipt id is another request.
+        // The identity is the member, not the code: a fresh code of hers under the same receipt
+        // id is the same scan and replays it.
         env.clock.advance(Duration::seconds(30));
         let fresh = env.krug.current_qr(&env.tenant, anna).await.unwrap();
-        let err = env.krug.scan(&env.tenant, scan(&fresh, 4_000, "S-1")).await.unwrap_err();
-        assert_eq!(err.code(), "idempotency_conflict");
+        assert_eq!(env.krug.scan(&env.tenant, scan(&fresh, 4_000, "S-1")).await.unwrap(), first);
         // Scans and purchases share the receipt ids of a business.
         let err = env
             .krug
@@ -356,5 +356,22 @@ backend_test!(
         assert!(receipts.iter().all(|r| *r == receipts[0]));
         assert_eq!(scalar_i64(&env.db, "SELECT COUNT(*) FROM purchases").await, 1);
         assert_eq!(qr_uses(&env).await, 1);
+    }
+);
+
+backend_test!(
+    async fn a_rescan_with_a_fresh_code_under_the_same_receipt_replays_the_first_receipt(db: TestDb) {
+        let env = env(db).await;
+        let (anna, p) = provisioned(&env, 1).await;
+        let (boris, q) = provisioned(&env, 2).await;
+        let first = env.krug.scan(&env.tenant, scan(&shown(&p, anna, env.clock.now()), 10_000, "S-1")).await.unwrap();
+        env.clock.advance(Duration::seconds(30));
+        let before = all_counts(&env).await;
+        let again = env.krug.scan(&env.tenant, scan(&shown(&p, anna, env.clock.now()), 10_000, "S-1")).await.unwrap();
+        assert_eq!(again, first, "the till timed out and rescanned: same purchase");
+        assert_eq!(all_counts(&env).await, before);
+        let other =
+            env.krug.scan(&env.tenant, scan(&shown(&q, boris, env.clock.now()), 10_000, "S-1")).await.unwrap_err();
+        assert_eq!(other.code(), "idempotency_conflict", "another member under the same receipt is another purchase");
     }
 );
