@@ -267,6 +267,13 @@ impl TestApp {
         }
     }
 
+    /// The member consents to medical disclosure (needed before a clinic purchase).
+    pub async fn medical_consent(&self, member: &Login) {
+        let grant = serde_json::json!({"kind": "medical_disclosure", "text_version": "medical-v1", "text_sha256": "0".repeat(64)});
+        let r = self.post("/v1/me/consents", Some(&member.access), &grant).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+
     /// The member's current QR payload (provisioning her secret first if needed).
     pub async fn qr(&self, member: &Login) -> String {
         let r = self.get("/v1/me/qr", Some(&member.access)).await;

@@ -169,6 +169,8 @@ backend_test!(
         let stim_manager = app.staff("svoy-krug", "stim.manager", krug::Role::Manager, Some("stim-center")).await;
         assert_eq!(app.scan(&skin_cashier, &app.qr(&anna).await, 1_234_500, "S-1", 0).await.status, 200);
         app.clock.advance(time::Duration::seconds(30));
+        app.medical_consent(&anna).await;
+        app.medical_consent(&boris).await;
         assert_eq!(app.scan(&stim_cashier, &app.qr(&anna).await, 765_400, "D-1", 0).await.status, 200);
         assert_eq!(app.scan(&stim_cashier, &app.qr(&boris).await, 321_000, "D-2", 0).await.status, 200);
         let anna_id = anna.member.clone().unwrap();

@@ -37,6 +37,13 @@ backend_test!(
         let operator = app.staff_login("svoy-krug", "olga").await;
         let status = app.get("/v1/me/balance", Some(&anna.access)).await;
         assert_eq!(status.body["available_kopecks"], 177_000);
+        let refused = app.scan(&stim, &app.qr(&anna).await, 200_000, "D-1", 60_000).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (409, "medical_consent_required"),
+            "a clinic needs her consent first"
+        );
+        app.medical_consent(&anna).await;
         let r = app.scan(&stim, &app.qr(&anna).await, 200_000, "D-1", 60_000).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         assert_eq!(

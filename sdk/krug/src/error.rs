@@ -104,6 +104,9 @@ pub enum Error {
     /// The SMS code was entered wrong too often and can no longer be used; request a new one.
     #[error("too many wrong attempts; request a new code")]
     TooManyAttempts,
+    /// A purchase at a medical partner needs the member's medical-disclosure consent first.
+    #[error("a purchase at a medical partner needs the member's consent to medical disclosure")]
+    MedicalConsentRequired,
     /// The member has no active consent of that kind to withdraw.
     #[error("no active consent of this kind")]
     ConsentNotActive,
@@ -166,6 +169,7 @@ impl Error {
             Error::CodeInvalid { .. } => "code_invalid",
             Error::TooManyAttempts => "too_many_attempts",
             Error::ConsentNotActive => "consent_not_active",
+            Error::MedicalConsentRequired => "medical_consent_required",
             Error::Pii(_) | Error::Store(_) => "internal",
         }
     }
@@ -183,7 +187,7 @@ impl Error {
             | "qr_already_used"
             | "qr_not_provisioned" => 409,
             "staff_not_found" => 404,
-            "login_taken" | "consent_not_active" => 409,
+            "login_taken" | "consent_not_active" | "medical_consent_required" => 409,
             "invalid_credentials" => 401,
             "rate_limited" | "too_many_attempts" => 429,
             "code_expired" | "code_invalid" => 422,

@@ -155,6 +155,13 @@ impl Krug {
         let ctx = Ctx { now, ids };
         let member = input.member;
         let stored = tx.lock_account(member).await.map_err(not_found(Error::MemberNotFound))?;
+        // Medical secrecy (323-FZ art. 13): a clinic's payment is linked to a member only with her
+        // separate medical-disclosure consent; without it the purchase is refused, not recorded.
+        if config.business(input.business).is_some_and(|b| b.medical)
+            && tx.active_consent(member, crate::identity::ConsentKind::MedicalDisclosure).await?.is_none()
+        {
+            return Err(Error::MedicalConsentRequired);
+        }
         let mut account = Account { lots: tx.load_lots(member, &[]).await?, debt: stored.debt };
 
         let purchase = PurchaseId::generate(ids);

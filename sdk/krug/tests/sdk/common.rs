@@ -95,6 +95,22 @@ impl Env {
             .unwrap()
     }
 
+    /// Records the member's consent to medical disclosure (needed before a clinic purchase).
+    pub async fn medical_consent(&self, member: MemberId) {
+        self.medical_consent_in(&self.tenant, member).await;
+    }
+
+    /// The same, in another tenant.
+    pub async fn medical_consent_in(&self, tenant: &TenantId, member: MemberId) {
+        let grant = krug::GrantConsent {
+            kind: krug::ConsentKind::MedicalDisclosure,
+            text_version: "medical-v1".into(),
+            text_sha256: "0".repeat(64),
+            channel: "app".into(),
+        };
+        self.krug.grant_consent(tenant, member, grant).await.unwrap();
+    }
+
     pub fn days(&self, n: i64) {
         self.clock.advance(time::Duration::days(n));
     }

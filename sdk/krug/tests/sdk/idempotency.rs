@@ -110,6 +110,7 @@ const BUSINESSES: [&str; 5] = ["skinerica", "lisichkino", "stim-center", "mindal
 /// return the same outcome and leave every table as it was. At the end the ledger must verify.
 async fn run_with_replays(env: &Env, n: u32, cmds: Vec<Cmd>) {
     let member = env.member(n).await;
+    env.medical_consent(member).await;
     let mut purchases: Vec<(krug::types::PurchaseId, krug::types::Kopecks)> = Vec::new();
     for (i, cmd) in cmds.into_iter().enumerate() {
         match cmd {

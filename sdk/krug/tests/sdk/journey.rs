@@ -282,3 +282,31 @@ backend_test!(
         assert_eq!(env.krug.verify_ledger(&t, vera).await.unwrap(), bonus(2_100));
     }
 );
+
+backend_test!(
+    async fn a_clinic_purchase_needs_the_members_medical_disclosure_consent(db: TestDb) {
+        let env = env(db).await;
+        let anna = env.member(1).await;
+        let before = env.counts().await;
+        for clinic in ["stim-center", "millennium"] {
+            let err = env
+                .krug
+                .record_purchase(&env.tenant, RecordPurchase::new(anna, biz(clinic), rub(5_000), "D-1"))
+                .await
+                .unwrap_err();
+            assert_eq!((err.code(), err.http_status()), ("medical_consent_required", 409));
+        }
+        assert_eq!(env.counts().await, before, "nothing of the visit is recorded");
+        env.medical_consent(anna).await;
+        assert_eq!(env.buy(anna, "stim-center", 5_000, "D-1").await.cashback, bonus(25_000));
+        env.krug.withdraw_consent(&env.tenant, anna, krug::ConsentKind::MedicalDisclosure).await.unwrap();
+        let err = env
+            .krug
+            .record_purchase(&env.tenant, RecordPurchase::new(anna, biz("millennium"), rub(5_000), "M-1"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "medical_consent_required", "withdrawal takes effect at once");
+        // Ordinary partners never needed it.
+        env.buy(anna, "mindal", 1_000, "B-1").await;
+    }
+);

@@ -57,6 +57,7 @@ backend_test!(
         let m = env.krug.register_member(&env.tenant, anna()).await.unwrap();
         // Activity in every table that refers to her: purchase, redemption, adjustment, invitation.
         env.buy(m, "skinerica", 10_000, "R-1").await;
+        env.medical_consent(m).await;
         env.days(15);
         env.krug
             .record_purchase(

@@ -52,6 +52,7 @@ backend_test!(
     async fn one_hundred_thousand_in_four_categories_is_vip_not_elite(db: TestDb) {
         let env = env(db).await;
         let anna = env.member(1).await;
+        env.medical_consent(anna).await;
         for (i, b) in ["skinerica", "lisichkino", "mindal", "stim-center"].iter().enumerate() {
             env.buy(anna, b, 25_000, &format!("{i}")).await;
         }

@@ -147,6 +147,8 @@ backend_test!(
         let bella = env.member(2).await;
         let skin = env.buy(anna, "skinerica", 1_000, "S-1").await;
         env.clock.advance(Duration::hours(2));
+        env.medical_consent(anna).await;
+        env.medical_consent(bella).await;
         let tooth = env.buy(anna, "stim-center", 5_000, "DENT-1").await;
         let bella_tooth = env.buy(bella, "stim-center", 3_000, "DENT-2").await;
         let (skinerica, stim) = (biz("skinerica"), biz("stim-center"));
