@@ -13,7 +13,6 @@ use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::ApiTags;
-use super::auth::audit_client;
 use super::dto::Text;
 use crate::auth::{BearerAuth, Role};
 use crate::problem::ApiError;
@@ -158,19 +157,16 @@ impl AdminApi {
         }
         let keys = crate::app::tenant_keys(&state.settings.data_dir, &config).map_err(|e| ApiError::internal(&e))?;
         state.krug.apply_tenant(config, keys).await?;
-        state
-            .krug
-            .record_audit(
-                &id,
-                krug::AuditEvent {
-                    actor,
-                    action: "tenant.create".into(),
-                    target: format!("tenant:{id}"),
-                    detail_json: serde_json::json!({ "businesses": businesses }).to_string(),
-                    client: audit_client(remote),
-                },
-            )
-            .await?;
+        super::audit(
+            &state,
+            &id,
+            actor,
+            "tenant.create",
+            format!("tenant:{id}"),
+            serde_json::json!({ "businesses": businesses }),
+            remote,
+        )
+        .await?;
         tracing::info!(tenant = %id, "tenant created");
         Ok(TenantCreated::Created(Json(summary(&state, &id).await?)))
     }

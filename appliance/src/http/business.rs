@@ -63,7 +63,7 @@ impl BusinessApi {
     async fn client_page(
         state: &AppState,
         auth: &BearerAuth,
-        client: Option<&str>,
+        remote: &RemoteAddr,
         after: Option<&str>,
         limit: u32,
     ) -> Result<krug::Page<krug::BusinessClient>, ApiError> {
@@ -72,18 +72,7 @@ impl BusinessApi {
         let page = state.krug.business_clients(tenant, business, krug::ClientQuery { after, limit }).await?;
         // A staff read of members' personal data (masked phones, tiers) is audited.
         let detail = serde_json::json!({ "business": business.as_str(), "members": page.items.len() });
-        state
-            .krug
-            .record_audit(
-                tenant,
-                krug::AuditEvent {
-                    actor: auth.0.actor(),
-                    action: "clients.read".into(),
-                    target: format!("business:{business}"),
-                    detail_json: detail.to_string(),
-                    client: client.map(str::to_owned),
-                },
-            )
+        super::audit(state, tenant, auth.0.actor(), "clients.read", format!("business:{business}"), detail, remote)
             .await?;
         Ok(page)
     }
@@ -123,8 +112,7 @@ impl BusinessApi {
         /// Page size, 1–200 (default 50).
         limit: Query<Option<u32>>,
     ) -> Result<Json<ClientPage>, ApiError> {
-        let ip = super::auth::client_ip(remote);
-        let page = Self::client_page(&state, &auth, Some(&ip), after.0.as_deref(), limit.0.unwrap_or(50)).await?;
+        let page = Self::client_page(&state, &auth, remote, after.0.as_deref(), limit.0.unwrap_or(50)).await?;
         Ok(Json(ClientPage {
             items: page
                 .items
@@ -152,8 +140,7 @@ impl BusinessApi {
         /// Start after this member id.
         after: Query<Option<String>>,
     ) -> Result<CsvExport, ApiError> {
-        let ip = super::auth::client_ip(remote);
-        let page = Self::client_page(&state, &auth, Some(&ip), after.0.as_deref(), EXPORT_LIMIT).await?;
+        let page = Self::client_page(&state, &auth, remote, after.0.as_deref(), EXPORT_LIMIT).await?;
         Ok(CsvExport::Csv(PlainText(krug::clients_csv(&page.items))))
     }
 

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::ApiTags;
-use super::auth::{audit_client, limit, phone};
+use super::auth::{limit, phone};
 use super::dto::Text;
 use crate::auth::{BearerAuth, Role};
 use crate::problem::ApiError;
@@ -145,23 +145,19 @@ impl LookupApi {
             other => other?,
         };
         // A staff member identified a member by her phone: an access to personal data.
-        state
-            .krug
-            .record_audit(
-                tenant,
-                krug::AuditEvent {
-                    actor: auth.0.actor(),
-                    action: "member.lookup".into(),
-                    target: format!("member:{member}"),
-                    detail_json: serde_json::json!({
-                        "business": business.as_str(),
-                        "new_member": signed_in.new_member,
-                    })
-                    .to_string(),
-                    client: audit_client(remote),
-                },
-            )
-            .await?;
+        super::audit(
+            &state,
+            tenant,
+            auth.0.actor(),
+            "member.lookup",
+            format!("member:{member}"),
+            serde_json::json!({
+                "business": business.as_str(),
+                "new_member": signed_in.new_member,
+            }),
+            remote,
+        )
+        .await?;
         Ok(Json(LookupResult { member_id: member.as_uuid(), qr, new_member: signed_in.new_member }))
     }
 }

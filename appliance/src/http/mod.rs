@@ -83,6 +83,27 @@ pub fn spec_yaml() -> String {
     service().spec_yaml()
 }
 
+/// Appends an audit record for something a caller did through the API (a read of members'
+/// personal data, an administrative change), with the caller's address.
+pub(crate) async fn audit(
+    state: &AppState,
+    tenant: &krug::types::TenantId,
+    actor: String,
+    action: &str,
+    target: String,
+    detail: serde_json::Value,
+    remote: &poem::web::RemoteAddr,
+) -> Result<(), crate::problem::ApiError> {
+    let event = krug::AuditEvent {
+        actor,
+        action: action.to_owned(),
+        target,
+        detail_json: detail.to_string(),
+        client: auth::audit_client(remote),
+    };
+    Ok(state.krug.record_audit(tenant, event).await?)
+}
+
 /// Counts and times every request by its operation id.
 pub async fn observe<E: Endpoint>(ep: E, req: Request) -> poem::Result<Response> {
     let started = Instant::now();

@@ -380,18 +380,7 @@ impl StaffApi {
         });
         let source = config.source.clone();
         state.krug.update_tenant_config(config).await?;
-        state
-            .krug
-            .record_audit(
-                tenant,
-                krug::AuditEvent {
-                    actor: auth.0.actor(),
-                    action: "tenant.configure".into(),
-                    target: format!("tenant:{tenant}"),
-                    detail_json: detail.to_string(),
-                    client: audit_client(remote),
-                },
-            )
+        super::audit(&state, tenant, auth.0.actor(), "tenant.configure", format!("tenant:{tenant}"), detail, remote)
             .await?;
         Ok(Json(TenantConfigBody { config_toml: Text(source) }))
     }
