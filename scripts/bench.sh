@@ -6,7 +6,8 @@
 #      and PostgreSQL, each beside the bare-commit floor measured in the same run, then 1/8/32
 #      tasks flat out;
 #   3. HTTP load against an in-process appliance on SQLite FULL and PostgreSQL: 200 scans/s open
-#      loop, then flat out with 32 clients.
+#      loop, then flat out with 32 clients (3,000 signed-in members; when all have used the current
+#      30 s step the appliance's clock moves on a step instead of the run waiting for it).
 # Environment: KRUG_BENCH_PG_URL (admin URL; fresh krug_bench_* databases are created and dropped),
 # CARGO_TARGET_DIR, BENCH_OUT (output folder), BENCH_SKIP_PG=1 to leave PostgreSQL out.
 set -euo pipefail
@@ -45,7 +46,7 @@ done
 
 for s in "${LOADS[@]}"; do
     step "HTTP load, in-process appliance: $s"
-    "$BIN" load --fresh "$s" --members 6000 --signin-concurrency 8 --concurrency 32 \
+    "$BIN" load --fresh "$s" --members 3000 --virtual-steps --signin-concurrency 8 --concurrency 32 \
         --rate 200 --flat-out --duration 20 --json "$ROWS" >/dev/null
 done
 

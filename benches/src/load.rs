@@ -31,6 +31,7 @@ use rand::{Rng as _, SeedableRng as _};
 use serde_json::{Value, json};
 
 use crate::Result;
+use crate::clock::ShiftedClock;
 use crate::codes::{CodePool, PoolMember};
 use crate::floor::Floor;
 use crate::report::{Recorder, Row, Summary};
@@ -74,6 +75,10 @@ pub struct LoadOpts {
     pub pg_pool: u32,
     /// Seconds of each floor measurement.
     pub floor_secs: f64,
+    /// In-process only: when every member has used the current 30 s step, move the appliance's
+    /// clock on a step instead of waiting for it (the server's work per scan is the same; a
+    /// smaller member pool then sustains any rate). Reported in the row's note.
+    pub virtual_steps: bool,
 }
 
 /// Runs the load phases and returns one row per phase.
@@ -87,7 +92,8 @@ pub async fn run(target: &Target, opts: &LoadOpts) -> Result<Vec<Row>> {
         (None, Some(s)) => format!("http://127.0.0.1:{}", s.port),
         (None, None) => return Err("no appliance".into()),
     };
-    let result = drive(target, opts, &base, started.as_ref().map(|s| &s.sms)).await;
+    let clock = started.as_ref().and_then(|s| s.clock.clone());
+    let result = drive(target, opts, &base, started.as_ref().map(|s| &s.sms), clock).await;
     if let Some(s) = started {
         let _ = s.stop.send(());
         let _ = s.handle.await;
@@ -97,6 +103,7 @@ pub async fn run(target: &Target, opts: &LoadOpts) -> Result<Vec<Row>> {
 
 struct Started {
     port: u16,
+    clock: Option<ShiftedClock>,
     sms: CapturingGateway,
     stop: tokio::sync::oneshot::Sender<()>,
     handle: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -116,7 +123,9 @@ async fn start_appliance(target: &Target, opts: &LoadOpts) -> Result<Started> {
         auth_requests_per_minute: u32::MAX,
         ..Settings::default()
     };
-    let app = Application::build(settings, Overrides { sms: Some(Arc::new(sms.clone())), clock: None })
+    let clock = opts.virtual_steps.then(ShiftedClock::new);
+    let app_clock: Option<Arc<dyn krug::types::Clock>> = clock.clone().map(|c| Arc::new(c) as _);
+    let app = Application::build(settings, Overrides { sms: Some(Arc::new(sms.clone())), clock: app_clock })
         .await
         .map_err(|e| format!("appliance: {e}"))?;
     let krug = app.state().krug.clone();
@@ -146,7 +155,7 @@ async fn start_appliance(target: &Target, opts: &LoadOpts) -> Result<Started> {
     let handle = tokio::spawn(app.run_until(async move {
         let _ = rx.await;
     }));
-    Ok(Started { port, sms, stop, handle })
+    Ok(Started { port, clock, sms, stop, handle })
 }
 
 fn client() -> Result<reqwest::Client> {
@@ -173,7 +182,13 @@ fn ok_json(what: &str, (status, body): (u16, Value)) -> Result<Value> {
     if status == 200 { Ok(body) } else { Err(format!("{what}: HTTP {status}: {body}").into()) }
 }
 
-async fn drive(target: &Target, opts: &LoadOpts, base: &str, sms: Option<&CapturingGateway>) -> Result<Vec<Row>> {
+async fn drive(
+    target: &Target,
+    opts: &LoadOpts,
+    base: &str,
+    sms: Option<&CapturingGateway>,
+    clock: Option<ShiftedClock>,
+) -> Result<Vec<Row>> {
     let http = client()?;
     // Cashiers.
     let mut tokens = Vec::new();
@@ -222,12 +237,27 @@ async fn drive(target: &Target, opts: &LoadOpts, base: &str, sms: Option<&Captur
         run: nanos_now(),
         seq: AtomicU64::new(0),
         starved: AtomicU64::new(0),
+        clock,
+        step_guard: std::sync::Mutex::new(()),
+        service: std::sync::Mutex::new(Recorder::new()),
     });
     let store = target.kind.label();
     let mut rows = Vec::new();
     let duration = Duration::from_secs_f64(opts.duration);
-    let members_note = |s: &Shared, extra: &str| {
-        format!("{} members, starved {}{extra}", s.pool.len(), s.starved.swap(0, Ordering::Relaxed))
+    let members_note = |s: &Shared| {
+        let service = s.take_service().summary(Duration::from_secs(1));
+        let starved = s.starved.swap(0, Ordering::Relaxed);
+        let steps = if s.clock.is_some() {
+            format!("virtual steps moved {starved}")
+        } else {
+            format!("starved (waited for the next step) {starved}")
+        };
+        format!(
+            "{} members, {steps}; service time p50 {:.2} / p99 {:.2} ms",
+            s.pool.len(),
+            service.p50_us as f64 / 1000.0,
+            service.p99_us as f64 / 1000.0
+        )
     };
     if let Some(rate) = opts.rate {
         let summary = open_loop(&shared, opts.concurrency, rate, duration).await?;
@@ -244,7 +274,7 @@ async fn drive(target: &Target, opts: &LoadOpts, base: &str, sms: Option<&Captur
             tasks: opts.concurrency,
             summary,
             floor: floor1.clone(),
-            note: members_note(&shared, ""),
+            note: members_note(&shared),
         });
     }
     if opts.flat_out {
@@ -257,7 +287,7 @@ async fn drive(target: &Target, opts: &LoadOpts, base: &str, sms: Option<&Captur
             tasks: opts.concurrency,
             summary,
             floor: floor_n.clone(),
-            note: members_note(&shared, ""),
+            note: members_note(&shared),
         });
     }
     Ok(rows)
@@ -333,17 +363,42 @@ struct Shared {
     run: u64,
     seq: AtomicU64,
     starved: AtomicU64,
+    /// The in-process appliance's clock with `--virtual-steps`.
+    clock: Option<ShiftedClock>,
+    step_guard: std::sync::Mutex<()>,
+    /// Service time (from the actual send to the response), beside the latency from the
+    /// intended send time that the rows report.
+    service: std::sync::Mutex<Recorder>,
 }
 
 impl Shared {
-    /// A code for now; when the pool has used this step, waits for the next one (starvation).
+    fn now(&self) -> time::OffsetDateTime {
+        match &self.clock {
+            Some(c) => c.now(),
+            None => SystemClock.now(),
+        }
+    }
+
+    fn take_service(&self) -> Recorder {
+        std::mem::take(&mut *self.service.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// A code for now; when the pool has used this step, waits for the next one (starvation) or,
+    /// with virtual steps, moves the appliance's clock on a step.
     async fn code(&self) -> crate::codes::Handed {
         loop {
-            let now = SystemClock.now();
+            let now = self.now();
             if let Some(h) = self.pool.next(now) {
                 return h;
             }
             self.starved.fetch_add(1, Ordering::Relaxed);
+            if let Some(clock) = &self.clock {
+                let _guard = self.step_guard.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if krug::qr::step_at(clock.now()) == krug::qr::step_at(now) {
+                    clock.shift(time::Duration::seconds(i64::from(QR_STEP_SECONDS)));
+                }
+                continue;
+            }
             let into_step = now.unix_timestamp().rem_euclid(i64::from(QR_STEP_SECONDS));
             let wait = i64::from(QR_STEP_SECONDS) - into_step;
             tokio::time::sleep(Duration::from_millis(u64::try_from(wait).unwrap_or(1) * 1000 / 4 + 10)).await;
@@ -362,12 +417,17 @@ impl Shared {
             "amount_kopecks": amount,
             "receipt_id": format!("load-{:x}-{seq}", self.run),
         });
-        if seq % 4 == 0 && redeem >= 100 {
-            body["redeem_kopecks"] = json!(redeem);
+        if seq.is_multiple_of(4)
+            && redeem >= 100
+            && let Some(map) = body.as_object_mut()
+        {
+            map.insert("redeem_kopecks".into(), json!(redeem));
         }
+        let sent = Instant::now();
         let (status, v) = post(http, &format!("{}/v1/scans", self.base), Some(token), &body)
             .await
             .map_err(|e| format!("transport: {}", short(&e.to_string())))?;
+        self.service.lock().unwrap_or_else(std::sync::PoisonError::into_inner).ok(sent.elapsed());
         if status == 200 {
             if let Some(a) = v.pointer("/balance/available_kopecks").and_then(Value::as_i64) {
                 self.pool.set_available(handed.index, a);
@@ -409,14 +469,20 @@ async fn open_loop(shared: &Arc<Shared>, clients: u32, rate: f64, duration: Dura
     }
     let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
     let total = (duration.as_secs_f64() * rate).round() as u64;
-    for i in 0..total {
-        let intended = start + interval.mul_f64(i as f64);
-        tokio::time::sleep_until(tokio::time::Instant::from_std(intended)).await;
-        if tx.send(intended).is_err() {
-            break;
+    // The schedule runs on a thread of its own: the OS sleep is precise to tens of microseconds,
+    // while the async runtime's timer wakes on whole milliseconds (which would count as latency).
+    let scheduler = std::thread::spawn(move || {
+        for i in 0..total {
+            let intended = start + interval.mul_f64(i as f64);
+            if let Some(wait) = intended.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            if tx.send(intended).is_err() {
+                break;
+            }
         }
-    }
-    drop(tx);
+    });
+    let _ = tokio::task::spawn_blocking(move || scheduler.join()).await;
     let mut rec = Recorder::new();
     for h in handles {
         rec.merge(&h.await??);

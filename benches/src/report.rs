@@ -221,3 +221,82 @@ pub fn criterion_table(rows: &[(String, f64, f64, f64)]) -> String {
     }
     out
 }
+
+/// Rows of repeated runs (one `Vec<Row>` per run) folded into one row per measurement: each
+/// figure is the median over the runs; the note gives the number of runs and the range of p99.
+pub fn aggregate(runs: &[Vec<Row>]) -> Vec<Row> {
+    let mut keys: Vec<(String, String, String, u32)> = Vec::new();
+    for run in runs {
+        for r in run {
+            let key = (r.suite.clone(), r.store.clone(), r.op.clone(), r.tasks);
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys.into_iter()
+        .filter_map(|key| {
+            let same: Vec<&Row> = runs
+                .iter()
+                .flat_map(|run| run.iter())
+                .filter(|r| {
+                    (r.suite.as_str(), r.store.as_str(), r.op.as_str(), r.tasks) == (&*key.0, &*key.1, &*key.2, key.3)
+                })
+                .collect();
+            let first = *same.first()?;
+            let med_u = |f: &dyn Fn(&Row) -> u64| median_u64(same.iter().map(|r| f(r)).collect());
+            let med_f = |f: &dyn Fn(&Row) -> f64| median_f64(same.iter().map(|r| f(r)).collect());
+            let fold = |pick: &dyn Fn(&Row) -> &Summary| Summary {
+                ok: med_u(&|r| pick(r).ok),
+                errors: {
+                    let mut all = BTreeMap::new();
+                    for r in &same {
+                        for (k, v) in &pick(r).errors {
+                            *all.entry(k.clone()).or_insert(0) += v;
+                        }
+                    }
+                    all
+                },
+                secs: med_f(&|r| pick(r).secs),
+                rate: med_f(&|r| pick(r).rate),
+                p50_us: med_u(&|r| pick(r).p50_us),
+                p90_us: med_u(&|r| pick(r).p90_us),
+                p99_us: med_u(&|r| pick(r).p99_us),
+                p999_us: med_u(&|r| pick(r).p999_us),
+                max_us: med_u(&|r| pick(r).max_us),
+            };
+            let p99s: Vec<u64> = same.iter().map(|r| r.summary.p99_us).collect();
+            let rates: Vec<f64> = same.iter().map(|r| r.summary.rate).collect();
+            let lo = p99s.iter().min().copied().unwrap_or(0);
+            let hi = p99s.iter().max().copied().unwrap_or(0);
+            let rlo = rates.iter().copied().fold(f64::INFINITY, f64::min);
+            let rhi = rates.iter().copied().fold(0.0, f64::max);
+            Some(Row {
+                suite: first.suite.clone(),
+                store: first.store.clone(),
+                op: first.op.clone(),
+                tasks: first.tasks,
+                summary: fold(&|r| &r.summary),
+                floor: fold(&|r| &r.floor),
+                note: format!(
+                    "median of {} runs; p99 {}–{} ms, ok/s {:.0}–{:.0} across runs",
+                    same.len(),
+                    ms(lo),
+                    ms(hi),
+                    rlo,
+                    rhi
+                ),
+            })
+        })
+        .collect()
+}
+
+fn median_u64(mut v: Vec<u64>) -> u64 {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or(0)
+}
+
+fn median_f64(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}

@@ -36,6 +36,11 @@ pub struct StoreOpts {
     pub tasks: Vec<u32>,
     /// The tenant folder (svoy-krug).
     pub tenant_dir: PathBuf,
+    /// The first member number of the prepared members (their phones continue from it), so the
+    /// bench can run on a seeded store without meeting the seeded members' phones.
+    pub first_member: u64,
+    /// The tenant keys (an existing store's data folder); `None` generates fresh ones.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Everything a measurement needs.
@@ -59,15 +64,17 @@ pub async fn run(target: &Target, opts: &StoreOpts) -> Result<Vec<Row>> {
     let businesses: Vec<BusinessId> = config.businesses.iter().map(|b| b.id.clone()).collect();
     let clock = ShiftedClock::new();
     let max_tasks = opts.tasks.iter().copied().max().unwrap_or(1).max(1);
-    let krug = target
-        .builder(max_tasks.max(16))
-        .clock(clock.clone())
-        .tenant(config, KeyRing::generate(KeyId::parse("k1")?))
-        .build()
-        .await?;
+    let keys = match &opts.data_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir.join("keys"))?;
+            krug_appliance::app::tenant_keys(dir, &config).map_err(|e| e.to_string())?
+        }
+        None => KeyRing::generate(KeyId::parse("k1")?),
+    };
+    let krug = target.builder(max_tasks.max(16)).clock(clock.clone()).tenant(config, keys).build().await?;
     eprintln!("[{}] preparing {} members …", target.kind.label(), opts.members);
     let began = Instant::now();
-    let pool = prepare(&krug, &tenant, &clock, &businesses, opts.members).await?;
+    let pool = prepare(&krug, &tenant, &clock, &businesses, opts.members, opts.first_member).await?;
     eprintln!("[{}] prepared in {:.1} s", target.kind.label(), began.elapsed().as_secs_f64());
     let bench = Arc::new(Bench {
         krug,
@@ -126,6 +133,7 @@ async fn prepare(
     clock: &ShiftedClock,
     businesses: &[BusinessId],
     n: usize,
+    first: u64,
 ) -> Result<CodePool> {
     let past = time::Duration::days(40);
     clock.shift(-past);
@@ -139,7 +147,7 @@ async fn prepare(
             let mut rng = StdRng::seed_from_u64(w as u64);
             let mut out = Vec::new();
             for i in (w..n).step_by(workers) {
-                let phone = Phone::parse(&crate::member_phone(i as u64))?;
+                let phone = Phone::parse(&crate::member_phone(first + i as u64))?;
                 let member = krug.register_member(&tenant, RegisterMember::phone(phone)).await?;
                 let p = krug.provision_qr_secret(&tenant, member).await?;
                 let secret = QrSecret::from_base32(&p.secret_base32).ok_or("bad QR secret")?;
@@ -150,7 +158,7 @@ async fn prepare(
                     let receipt = krug
                         .record_purchase(
                             &tenant,
-                            RecordPurchase::new(member, business, amount, format!("prep-{i}-{k}")),
+                            RecordPurchase::new(member, business, amount, format!("prep-{}-{i}-{k}", nanos_now())),
                         )
                         .await?;
                     available += receipt.cashback.get();
@@ -236,7 +244,7 @@ impl Bench {
         let mut cmd = Scan::new(handed.qr, business, Kopecks::new(amount_k).map_err(|e| e.to_string())?, receipt_id);
         // Every fourth scan pays part with bonuses (within the 30 % cap and the known balance).
         let redeem = (amount_k * 3 / 10).min(handed.available / 2);
-        if seq % 4 == 0 && redeem >= 100 {
+        if seq.is_multiple_of(4) && redeem >= 100 {
             cmd = cmd.redeem(Bonus::new(redeem).map_err(|e| e.to_string())?);
         }
         let began = Instant::now();

@@ -25,9 +25,21 @@ enum Command {
     /// `scan` and `record_purchase` through the SDK's store, beside the bare-commit floor, on a
     /// fresh store of the given kind; then N tasks flat out.
     Store {
-        /// The store.
-        #[arg(long, value_enum)]
-        store: StoreKind,
+        /// The store kind of a fresh store.
+        #[arg(long, value_enum, required_unless_present = "url")]
+        store: Option<StoreKind>,
+        /// An existing store instead (e.g. a seeded one; kept afterwards).
+        #[arg(long, conflicts_with = "store")]
+        url: Option<String>,
+        /// SQLite `synchronous=NORMAL` for `--url`.
+        #[arg(long)]
+        sqlite_normal: bool,
+        /// The data folder holding the existing store's tenant keys (`--url`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The first member number of the prepared members (use one past a seeded range).
+        #[arg(long, default_value_t = 0)]
+        first_member: u64,
         /// PostgreSQL URL through which a fresh database is created (and dropped).
         #[arg(long, env = "KRUG_BENCH_PG_URL", default_value = PG_ADMIN)]
         pg_url: String,
@@ -153,6 +165,10 @@ enum Command {
         /// Seconds of each floor measurement.
         #[arg(long, default_value_t = 4.0)]
         floor_secs: f64,
+        /// In-process only: when every member has used the current 30 s step, move the
+        /// appliance's clock on a step instead of waiting (a small pool then sustains any rate).
+        #[arg(long, conflicts_with = "base")]
+        virtual_steps: bool,
         /// Append the rows as JSON lines here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -167,6 +183,10 @@ enum Command {
         /// Also the criterion medians found here (`$CARGO_TARGET_DIR/criterion`).
         #[arg(long)]
         criterion: Option<PathBuf>,
+        /// The files are repeated runs of the same set: print one row per measurement with
+        /// the median of each figure over the runs.
+        #[arg(long)]
+        aggregate: bool,
     },
 }
 
@@ -180,13 +200,32 @@ async fn main() {
 
 async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Store { store: kind, pg_url, dir, members, secs, tasks, json, tenant_dir } => {
-            let target = Target::fresh(kind, &dir, &pg_url).await?;
+        Command::Store {
+            store: kind,
+            url,
+            sqlite_normal,
+            data_dir,
+            first_member,
+            pg_url,
+            dir,
+            members,
+            secs,
+            tasks,
+            json,
+            tenant_dir,
+        } => {
+            let target = match (url, kind) {
+                (Some(url), _) => Target::existing(&url, StoreKind::of_url(&url, sqlite_normal)),
+                (None, Some(kind)) => Target::fresh(kind, &dir, &pg_url).await?,
+                (None, None) => return Err("give --store KIND or --url URL".into()),
+            };
             let opts = store::StoreOpts {
                 members,
                 secs,
                 tasks,
                 tenant_dir: tenant_dir.unwrap_or_else(krug_benches::default_tenant_dir),
+                first_member,
+                data_dir,
             };
             let result = store::run(&target, &opts).await;
             target.remove().await?;
@@ -252,6 +291,7 @@ async fn run(cli: Cli) -> Result<()> {
             save_secrets,
             pg_pool,
             floor_secs,
+            virtual_steps,
             json,
             tenant_dir,
         } => {
@@ -287,6 +327,7 @@ async fn run(cli: Cli) -> Result<()> {
                 save_secrets,
                 pg_pool,
                 floor_secs,
+                virtual_steps,
             };
             let result = load::run(&target, &opts).await;
             if fresh.is_some() {
@@ -295,14 +336,12 @@ async fn run(cli: Cli) -> Result<()> {
             }
             emit(&result?, json.as_deref())
         }
-        Command::Report { files, criterion } => {
+        Command::Report { files, criterion, aggregate } => {
             if let Some(dir) = criterion {
                 println!("{}", report::criterion_table(&report::criterion_medians(&dir)?));
             }
-            let mut rows = Vec::new();
-            for f in &files {
-                rows.extend(report::read_rows(f)?);
-            }
+            let runs = files.iter().map(|f| report::read_rows(f)).collect::<Result<Vec<_>>>()?;
+            let rows = if aggregate { report::aggregate(&runs) } else { runs.into_iter().flatten().collect() };
             print!("{}", report::table(&rows));
             Ok(())
         }
