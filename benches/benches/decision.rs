@@ -1,0 +1,174 @@
+//! Criterion micro-benches of the in-memory scan decision — no I/O: QR code verification, tier
+//! evaluation with the svoy-krug ladder, and the whole decision the store path makes per scan
+//! (tier + redemption plan over an account of ~10 lots + cashback + budget share + the balance
+//! view the receipt returns), through the SDK's public pure APIs.
+//!
+//! `cargo bench -p krug-benches --bench decision`; `cargo test` only builds this file.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::float_arithmetic, missing_docs)] // a bench, like a test
+
+use std::collections::BTreeSet;
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use krug::ledger::{Account, Credit, Ctx, Debit, EntryKind, Lot, Plan, Source, redemption_cap};
+use krug::pii::{KeyId, KeyRing, aad};
+use krug::qr::{self, QrCode, QrSecret};
+use krug::status::{self, HeldStatus, SpendStats};
+use krug::tenant::TenantConfig;
+use krug::types::{Bonus, BusinessId, Category, Clock as _, Kopecks, LotId, MemberId, PurchaseId, SystemClock, UuidV7};
+use time::{Duration, OffsetDateTime};
+
+fn config() -> TenantConfig {
+    TenantConfig::load_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../tenants/svoy-krug").as_ref()).expect("svoy-krug")
+}
+
+fn qr(c: &mut Criterion) {
+    let now = SystemClock.now();
+    let secret = QrSecret::from_bytes(*b"0123456789abcdefghij");
+    let step = qr::step_at(now);
+    let member = MemberId::generate(&UuidV7);
+    let payload = QrCode::new(member, qr::code_at(&secret, step)).to_string();
+    let mut g = c.benchmark_group("qr");
+    g.bench_function("code_at", |b| b.iter(|| qr::code_at(black_box(&secret), black_box(step))));
+    g.bench_function("parse+verify", |b| {
+        b.iter(|| {
+            let code = QrCode::parse(black_box(&payload)).unwrap();
+            qr::verify(&secret, code.digits(), black_box(now)).unwrap()
+        })
+    });
+    // What the scan does before verifying: open the member's sealed secret with the tenant's keys.
+    let keys = KeyRing::generate(KeyId::parse("k1").unwrap());
+    let ad = aad("svoy-krug", &member.to_string(), "qr_secret");
+    let sealed = keys.seal(&ad, secret.as_bytes()).unwrap();
+    g.bench_function("open_sealed+verify", |b| {
+        b.iter(|| {
+            let code = QrCode::parse(black_box(&payload)).unwrap();
+            let bytes = keys.open(&sealed.key_id, &ad, &sealed.ciphertext).unwrap();
+            let secret = QrSecret::from_slice(&bytes).unwrap();
+            qr::verify(&secret, code.digits(), black_box(now)).unwrap()
+        })
+    });
+    g.finish();
+}
+
+fn stats(spend_rubles: i64, categories: &[&str]) -> SpendStats {
+    SpendStats {
+        spend: Kopecks::rubles(spend_rubles).unwrap(),
+        categories: categories.iter().map(|c| Category::parse(c).unwrap()).collect::<BTreeSet<_>>(),
+    }
+}
+
+fn tiers(c: &mut Criterion) {
+    let config = config();
+    let now = SystemClock.now();
+    let held = HeldStatus::default();
+    let insider = stats(4_000, &["gastro_market"]);
+    let vip = stats(45_000, &["gastro_market", "beauty_salon", "cosmetology"]);
+    let mut g = c.benchmark_group("status");
+    g.bench_function("evaluate/insider", |b| {
+        b.iter(|| status::evaluate(&config.tiers, black_box(&insider), &held, black_box(now)))
+    });
+    g.bench_function("evaluate/vip", |b| b.iter(|| status::evaluate(&config.tiers, black_box(&vip), &held, now)));
+    g.finish();
+}
+
+/// An account of ten lots from five partners: seven available, three still in their hold.
+fn account(now: OffsetDateTime, businesses: &[BusinessId]) -> Account {
+    let lots = (0..10)
+        .map(|i| {
+            let bought = now - Duration::days(200 - 18 * i64::from(i));
+            Lot {
+                id: LotId::generate(&UuidV7),
+                issuer: businesses.get(i as usize % businesses.len()).cloned(),
+                source: Source::Purchase,
+                purchase: Some(PurchaseId::generate(&UuidV7)),
+                amount: Bonus::new(10_000 + 1_000 * i64::from(i)).unwrap(),
+                remaining: Bonus::new(8_000 + 1_000 * i64::from(i)).unwrap(),
+                available_at: bought + Duration::days(14),
+                expires_at: bought + Duration::days(365),
+            }
+        })
+        .collect();
+    Account { lots, debt: Bonus::ZERO }
+}
+
+/// The pure part of one scan, as the store path runs it between loading and writing.
+fn decide(
+    config: &TenantConfig,
+    account: &mut Account,
+    stats: &SpendStats,
+    business: &BusinessId,
+    amount: Kopecks,
+    redeem: Bonus,
+    now: OffsetDateTime,
+) -> (Plan, Bonus, Kopecks) {
+    let ids = UuidV7;
+    let ctx = Ctx { now, ids: &ids };
+    let policy = &config.bonus;
+    let purchase = PurchaseId::generate(&ids);
+    let mut plan = Plan::default();
+    let cap = redemption_cap(amount, policy);
+    assert!(redeem <= cap);
+    if !redeem.is_zero() {
+        let debit = Debit {
+            kind: EntryKind::Redemption,
+            source: Source::Purchase,
+            redeemer: Some(business.clone()),
+            purchase: Some(purchase),
+            amount: redeem,
+            reason: None,
+            actor: None,
+        };
+        account.debit(&mut plan, debit, ctx).unwrap();
+    }
+    let paid = amount.checked_sub(redeem.as_kopecks().unwrap()).unwrap();
+    let decision = status::evaluate(&config.tiers, stats, &HeldStatus::default(), now);
+    let cashback = paid.accrue_at(decision.cashback, policy.rounding);
+    if !cashback.is_zero() {
+        let credit = Credit {
+            kind: EntryKind::Accrual,
+            source: Source::Purchase,
+            issuer: Some(business.clone()),
+            purchase: Some(purchase),
+            amount: cashback,
+            available_at: now + Duration::days(i64::from(policy.hold_days)),
+            expires_at: now + Duration::days(i64::from(policy.expiry_days)),
+            reason: None,
+            actor: None,
+        };
+        account.credit(&mut plan, credit, ctx).unwrap();
+    }
+    let contribution = paid.share(config.budget.event_share, policy.rounding);
+    let _view = account.view(now, Duration::days(30)).unwrap();
+    (plan, cashback, contribution)
+}
+
+fn scan_decision(c: &mut Criterion) {
+    let config = config();
+    let now = SystemClock.now();
+    let businesses: Vec<BusinessId> = config.businesses.iter().map(|b| b.id.clone()).collect();
+    let base = account(now, &businesses);
+    let vip = stats(45_000, &["gastro_market", "beauty_salon", "cosmetology"]);
+    let mindal = BusinessId::parse("mindal").unwrap();
+    let amount = Kopecks::rubles(5_000).unwrap();
+    let mut g = c.benchmark_group("scan_decision");
+    for (name, redeem) in [("accrue", Bonus::ZERO), ("redeem+accrue", Bonus::new(30_000).unwrap())] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || base.clone(),
+                |mut account| decide(&config, &mut account, &vip, &mindal, amount, black_box(redeem), now),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    // Short runs: these are sub-microsecond to few-microsecond functions; 2 s is plenty.
+    config = Criterion::default().warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2));
+    targets = qr, tiers, scan_decision
+}
+criterion_main!(benches);
