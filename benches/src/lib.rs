@@ -51,3 +51,17 @@ pub fn load_tenant(dir: &std::path::Path) -> Result<krug::tenant::TenantConfig> 
 pub fn member_phone(i: u64) -> String {
     format!("+79{:09}", i % 1_000_000_000)
 }
+
+/// The medical-disclosure consent a member gives before buying at a clinic partner (the SDK
+/// refuses clinic purchases without it); the text version and hash stand for the text shown.
+pub fn medical_consent() -> krug::GrantConsent {
+    krug::GrantConsent {
+        kind: krug::ConsentKind::MedicalDisclosure,
+        text_version: "medical-disclosure-v1".into(),
+        text_sha256: MEDICAL_TEXT_SHA256.into(),
+        channel: "app".into(),
+    }
+}
+
+/// SHA-256 of the consent text the generated members are shown (any 64 hex digits do).
+pub const MEDICAL_TEXT_SHA256: &str = "3f1c2a9e8b7d6c5f4e3d2c1b0a99887766554433221100ffeeddccbbaa998877";

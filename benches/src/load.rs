@@ -11,8 +11,9 @@
 //! measured from the intended time, so a slow server shows up as latency instead of quietly
 //! lowering the offered rate. Flat out: each client sends its next request when the last returns.
 //!
-//! Members sign in through `/v1/auth/sms-code` + `/v1/auth/sms-verify` and provision their QR
-//! secret with `POST /v1/me/qr-secret`. The codes are read from a capturing SMS gateway, so by
+//! Members sign in through `/v1/auth/sms-code` + `/v1/auth/sms-verify`, give the
+//! medical-disclosure consent (`POST /v1/me/consents`; scans go to the clinic partners too) and
+//! provision their QR secret with `POST /v1/me/qr-secret`. The codes are read from a capturing SMS gateway, so by
 //! default the appliance runs in this process on a random port; `--base` drives an external one
 //! with members from a `--secrets` file written by an earlier in-process run (`--save-secrets`).
 
@@ -351,6 +352,13 @@ async fn sign_in(
     let token = v.get("access_token").and_then(Value::as_str).ok_or("no access_token")?;
     let member = v.get("member_id").and_then(Value::as_str).ok_or("no member_id")?;
     let member = MemberId::from_uuid(uuid::Uuid::parse_str(member)?);
+    // Scans go to every partner: the clinics need the member's medical-disclosure consent.
+    let consent = json!({
+        "kind": "medical_disclosure",
+        "text_version": "medical-disclosure-v1",
+        "text_sha256": crate::MEDICAL_TEXT_SHA256,
+    });
+    ok_json("consent", post(http, &format!("{base}/v1/me/consents"), Some(token), &consent).await?)?;
     let v = ok_json("qr-secret", post(http, &format!("{base}/v1/me/qr-secret"), Some(token), &json!({})).await?)?;
     let secret = v.get("secret_base32").and_then(Value::as_str).ok_or("no secret")?;
     Ok(PoolMember::new(member, QrSecret::from_base32(secret).ok_or("bad secret")?))

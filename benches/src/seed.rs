@@ -11,7 +11,8 @@
 //! (8–16 a year at 3–4 partners, reaching VIP), devoted 8 % (20–40 a year at all five, reaching
 //! Elite). Partners are weighted like a neighbourhood ecosystem — the gastro market most often
 //! with small tickets, the dentistry rarely with large ones. One purchase in six pays part with
-//! bonuses when the member has some.
+//! bonuses when the member has some. Members who buy at a clinic give the medical-disclosure
+//! consent when they join (the SDK refuses clinic purchases without it).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -76,6 +77,11 @@ const PARTNERS: [(&str, u32, i64, i64); 5] = [
     ("millennium", 15, 200_000, 1_500_000),
 ];
 
+/// Whether partner `i` (in [`PARTNERS`] order) is a clinic.
+fn is_clinic(i: u8) -> bool {
+    matches!(PARTNERS.get(usize::from(i)).map(|p| p.0), Some("stim-center" | "millennium"))
+}
+
 struct Purchase {
     member: u32,
     partner: u8,
@@ -111,6 +117,13 @@ pub async fn run(target: &Target, opts: &SeedOpts) -> Result<SeedReport> {
     for m in 0..opts.members {
         plan_member(&mut rng, u32::try_from(m)?, opts.years.max(1), start.unix_timestamp(), span, &mut plan);
     }
+    // Members who buy at a clinic give the medical-disclosure consent when they join.
+    let mut clinic_goers = vec![false; usize::try_from(opts.members)?];
+    for p in plan.iter().filter(|p| is_clinic(p.partner)) {
+        if let Some(flag) = clinic_goers.get_mut(p.member as usize) {
+            *flag = true;
+        }
+    }
     plan.sort_by_key(|p| p.at);
 
     // Members.
@@ -118,7 +131,7 @@ pub async fn run(target: &Target, opts: &SeedOpts) -> Result<SeedReport> {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     let bar = ProgressBar::new(opts.members).with_style(style.clone()).with_prefix("members");
     let began = Instant::now();
-    let members = register(&krug, &tenant, opts, &bar, deadline).await?;
+    let members = register(&krug, &tenant, opts, &bar, deadline, Arc::new(clinic_goers)).await?;
     bar.finish();
     let register_secs = began.elapsed().as_secs_f64();
     let registered = members.len() as u64;
@@ -229,6 +242,7 @@ async fn register(
     opts: &SeedOpts,
     bar: &ProgressBar,
     deadline: Option<Instant>,
+    clinic_goers: Arc<Vec<bool>>,
 ) -> Result<Vec<MemberId>> {
     let lanes = opts.concurrency.max(1) as u64;
     let mut set = tokio::task::JoinSet::new();
@@ -237,6 +251,7 @@ async fn register(
         let tenant = tenant.clone();
         let bar = bar.clone();
         let (first, n) = (opts.first_member, opts.members);
+        let clinic_goers = clinic_goers.clone();
         set.spawn(async move {
             let mut out = Vec::new();
             let mut i = lane;
@@ -250,6 +265,9 @@ async fn register(
                     Err(krug::Error::PhoneTaken { member }) => member,
                     Err(e) => return Err(crate::BoxError::from(e)),
                 };
+                if clinic_goers.get(usize::try_from(i)?).copied().unwrap_or(false) {
+                    krug.grant_consent(&tenant, id, crate::medical_consent()).await?;
+                }
                 out.push((i, id));
                 bar.inc(1);
                 i += lanes;

@@ -2,8 +2,9 @@
 //! the same store measured in the same run, first one task at a time (latency), then N tasks flat
 //! out (throughput: what SQLite's single writer and PostgreSQL's concurrency give).
 //!
-//! Members are prepared first: registered, given a QR secret, and three purchases 40 days ago
-//! (so they hold available bonuses to redeem). The SDK runs on a [`ShiftedClock`]: when every
+//! Members are prepared first: registered, with the medical-disclosure consent (scans go to the
+//! clinic partners too), a QR secret, and three purchases 40 days ago (so they hold available
+//! bonuses to redeem). The SDK runs on a [`ShiftedClock`]: when every
 //! member has used the current 30 s step, the clock moves on a step instead of the bench
 //! waiting for it — the server's work per scan is the same.
 
@@ -149,6 +150,8 @@ async fn prepare(
             for i in (w..n).step_by(workers) {
                 let phone = Phone::parse(&crate::member_phone(first + i as u64))?;
                 let member = krug.register_member(&tenant, RegisterMember::phone(phone)).await?;
+                // Scans go to every partner, the clinics included.
+                krug.grant_consent(&tenant, member, crate::medical_consent()).await?;
                 let p = krug.provision_qr_secret(&tenant, member).await?;
                 let secret = QrSecret::from_base32(&p.secret_base32).ok_or("bad QR secret")?;
                 let mut available = 0;
