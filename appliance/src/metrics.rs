@@ -13,6 +13,12 @@ pub struct Metrics {
     pub scans: IntCounter,
     /// Cashback accrued through the API, in bonus kopecks.
     pub accrued: IntCounter,
+    /// SQLite group commits (one fsync each).
+    store_batches: IntCounter,
+    /// SQLite write transactions acknowledged through those commits.
+    store_transactions: IntCounter,
+    /// SQLite group commits that failed (their writers were told; nothing was written).
+    store_failed_batches: IntCounter,
 }
 
 impl Metrics {
@@ -34,7 +40,38 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(scans.clone()))?;
         registry.register(Box::new(accrued.clone()))?;
-        Ok(Metrics { registry, requests, latency, scans, accrued })
+        let store_batches = IntCounter::new("krug_store_commits_total", "SQLite group commits (one fsync each)")?;
+        let store_transactions = IntCounter::new(
+            "krug_store_write_transactions_total",
+            "SQLite write transactions acknowledged after their group commit",
+        )?;
+        let store_failed_batches =
+            IntCounter::new("krug_store_failed_commits_total", "SQLite group commits that failed (nothing written)")?;
+        registry.register(Box::new(store_batches.clone()))?;
+        registry.register(Box::new(store_transactions.clone()))?;
+        registry.register(Box::new(store_failed_batches.clone()))?;
+        Ok(Metrics {
+            registry,
+            requests,
+            latency,
+            scans,
+            accrued,
+            store_batches,
+            store_transactions,
+            store_failed_batches,
+        })
+    }
+
+    /// Brings the store counters up to the SQLite writer's totals (`None` on PostgreSQL).
+    pub fn observe_store(&self, stats: Option<krug::WriteStats>) {
+        let Some(stats) = stats else { return };
+        for (counter, total) in [
+            (&self.store_batches, stats.batches),
+            (&self.store_transactions, stats.transactions),
+            (&self.store_failed_batches, stats.failed_batches),
+        ] {
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
     }
 
     /// The Prometheus text exposition of every metric.

@@ -44,6 +44,7 @@ impl HealthApi {
     /// Prometheus metrics (text exposition format).
     #[oai(path = "/metrics", method = "get", operation_id = "metrics", tag = "ApiTags::Health")]
     async fn metrics(&self, state: Data<&AppState>) -> PlainText<String> {
+        state.metrics.observe_store(state.krug.write_stats());
         PlainText(state.metrics.render())
     }
 }

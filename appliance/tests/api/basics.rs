@@ -14,6 +14,20 @@ backend_test!(
             metrics.body.as_str().unwrap().contains("krug_http_requests_total{operation=\"readyz\",status=\"200\"} 1")
         );
         assert_eq!(app.get("/docs", None).await.status, 200);
+        // A sign-in writes (SMS code, member, session): on SQLite the writer's group commits show.
+        app.member("svoy-krug", "8 (912) 345-67-89").await;
+        let metrics = app.get("/metrics", None).await;
+        let text = metrics.body.as_str().unwrap();
+        let value =
+            |name: &str| text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse::<u64>().ok()));
+        match app.state.krug.write_stats() {
+            Some(stats) => {
+                assert!(stats.transactions >= 3, "{stats:?}");
+                assert_eq!(value("krug_store_write_transactions_total "), Some(stats.transactions));
+                assert!(value("krug_store_commits_total ").unwrap() >= 1);
+            }
+            None => assert_eq!(value("krug_store_commits_total "), Some(0)),
+        }
         let spec = app.get("/openapi.yaml", None).await;
         assert!(spec.body.as_str().unwrap().starts_with("openapi: 3.0.0"));
     }

@@ -37,4 +37,4 @@ pub use identity::{
     AuditEvent, Consent, ConsentKind, GrantConsent, IssuedCode, NewStaff, ProfileUpdate, Role, SignIn, Staff,
     StaffUpdate,
 };
-pub use store::{SqliteDurability, StoreError};
+pub use store::{SqliteDurability, StoreError, WriteStats};

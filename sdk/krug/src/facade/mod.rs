@@ -232,6 +232,12 @@ impl Krug {
         Ok(self.inner.db.ping().await?)
     }
 
+    /// What the embedded SQLite store's writer has done (group commits and the write
+    /// transactions in them); `None` on PostgreSQL, which batches commits by itself.
+    pub fn write_stats(&self) -> Option<crate::store::WriteStats> {
+        self.inner.db.write_stats()
+    }
+
     /// Closes the store's connections; in-flight commands finish first.
     pub async fn close(&self) {
         self.inner.db.close().await;

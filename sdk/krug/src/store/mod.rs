@@ -5,10 +5,11 @@
 //!   where the dialects must differ, both texts stand side by side in the same function;
 //! - tenancy is structural: [`TenantTx`] carries the tenant and binds it as `$1` of every
 //!   statement, so no query can forget its scope;
-//! - a write happens inside one transaction; on SQLite write transactions start with
-//!   `BEGIN IMMEDIATE` on a single writer connection, so concurrent writers queue instead of
-//!   failing with `SQLITE_BUSY` half-way; on PostgreSQL the member's account row is locked with
-//!   `FOR UPDATE` before anything is read that a decision depends on.
+//! - a write happens inside one transaction; on SQLite write transactions run one at a time on a
+//!   single writer connection (see [`writer`]: `BEGIN IMMEDIATE`, savepoints, group commit), so
+//!   concurrent writers queue instead of failing with `SQLITE_BUSY` half-way and share fsyncs
+//!   without being acknowledged before their commit is durable; on PostgreSQL the member's account
+//!   row is locked with `FOR UPDATE` before anything is read that a decision depends on.
 
 mod identity;
 mod ledger;
@@ -18,6 +19,9 @@ mod qr;
 mod sessions;
 mod tenants;
 mod views;
+mod writer;
+
+pub use writer::WriteStats;
 
 pub(crate) use members::MemberRow;
 pub(crate) use purchases::{BudgetEntry, NewPurchase};
@@ -25,12 +29,14 @@ pub(crate) use qr::QrSecretRow;
 pub(crate) use sessions::RefreshRow;
 pub(crate) use views::{PurchaseScope, PurchaseWindow};
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{PgPool, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
 
 use crate::types::TenantId;
@@ -54,6 +60,9 @@ pub enum StoreError {
     /// The database failed or could not be reached.
     #[error("database error: {0}")]
     Backend(#[source] sqlx::Error),
+    /// The group commit this write joined failed: nothing of it was written.
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -93,14 +102,41 @@ pub enum SqliteDurability {
 /// The connection pools.
 #[derive(Debug, Clone)]
 pub(crate) enum Db {
-    Sqlite { write: SqlitePool, read: SqlitePool },
+    Sqlite { write: Arc<writer::Writer>, read: SqlitePool },
     Postgres(PgPool),
 }
 
 /// An open transaction on either backend.
 pub(crate) enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(SqliteTx),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// A SQLite transaction: a write on the single writer connection (group-committed), or a read
+/// snapshot on the read pool. Both deref to the connection statements run on.
+pub(crate) enum SqliteTx {
+    Write(writer::WriteTx),
+    Read(sqlx::Transaction<'static, sqlx::Sqlite>),
+}
+
+impl Deref for SqliteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        match self {
+            SqliteTx::Write(w) => w,
+            SqliteTx::Read(r) => r,
+        }
+    }
+}
+
+impl DerefMut for SqliteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self {
+            SqliteTx::Write(w) => w,
+            SqliteTx::Read(r) => r,
+        }
+    }
 }
 
 /// Runs one body against whichever backend the transaction is on: the body is written once and
@@ -140,10 +176,10 @@ impl Db {
             })
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let write = SqlitePoolOptions::new().max_connections(1).connect_with(options.clone()).await?;
-        sqlx::migrate!("migrations/sqlite").run(&write).await?;
+        let mut conn = writer::connect(&options).await?;
+        sqlx::migrate!("migrations/sqlite").run(&mut conn).await?;
         let read = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
-        Ok(Db::Sqlite { write, read })
+        Ok(Db::Sqlite { write: writer::Writer::start(conn), read })
     }
 
     /// Connects to PostgreSQL at `url` and migrates it.
@@ -161,7 +197,7 @@ impl Db {
     /// Begins a write transaction for `tenant`.
     pub(crate) async fn begin(&self, tenant: &TenantId) -> Result<TenantTx, StoreError> {
         let tx = match self {
-            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite { write, .. } => Tx::Sqlite(SqliteTx::Write(write.begin().await?)),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         };
         Ok(TenantTx { tenant: tenant.clone(), tx })
@@ -170,7 +206,7 @@ impl Db {
     /// Begins a read-only transaction for `tenant` (a consistent snapshot for views).
     pub(crate) async fn read(&self, tenant: &TenantId) -> Result<TenantTx, StoreError> {
         let tx = match self {
-            Db::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
+            Db::Sqlite { read, .. } => Tx::Sqlite(SqliteTx::Read(read.begin().await?)),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         };
         Ok(TenantTx { tenant: tenant.clone(), tx })
@@ -183,6 +219,14 @@ impl Db {
             Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ())?,
         };
         Ok(())
+    }
+
+    /// The SQLite writer's totals; `None` on PostgreSQL.
+    pub(crate) fn write_stats(&self) -> Option<WriteStats> {
+        match self {
+            Db::Sqlite { write, .. } => Some(write.stats()),
+            Db::Postgres(_) => None,
+        }
     }
 
     /// Closes every connection, waiting for checked-out ones to return.
@@ -201,7 +245,8 @@ impl TenantTx {
     /// Commits everything written through this transaction.
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         match self.tx {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(SqliteTx::Write(t)) => t.commit().await?,
+            Tx::Sqlite(SqliteTx::Read(t)) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())

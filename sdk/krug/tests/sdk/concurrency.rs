@@ -114,3 +114,60 @@ backend_test!(
         assert_eq!(env.krug.verify_ledger(&env.tenant, anna).await.unwrap(), bonus(50_000 - 45_000));
     }
 );
+
+backend_test!(
+    async fn concurrent_writers_mixing_refusals_keep_exactly_the_acknowledged_purchases_after_reopening(db: TestDb) {
+        // On SQLite these share group commits (savepoints in one transaction): a refused purchase
+        // in a batch must take only itself back, and every acknowledged one must be durable.
+        let env = env(db).await;
+        let mut members = Vec::new();
+        for n in 1..=8 {
+            members.push(env.member(n).await);
+        }
+        let before = env.krug.write_stats();
+        let mut tasks = Vec::new();
+        for i in 0..64u32 {
+            let krug = env.krug.clone();
+            let tenant = env.tenant.clone();
+            let member = members[(i % 8) as usize];
+            // Every third one asks to redeem bonuses nobody has: refused, nothing written.
+            let redeem = if i % 3 == 0 { bonus(5_000) } else { bonus(0) };
+            tasks.push(tokio::spawn(async move {
+                let receipt = format!("G-{i}");
+                let result = krug
+                    .record_purchase(
+                        &tenant,
+                        RecordPurchase::new(member, biz("mindal"), rub(1_000), receipt.clone()).redeem(redeem),
+                    )
+                    .await;
+                (receipt, result)
+            }));
+        }
+        let mut acknowledged = Vec::new();
+        for t in tasks {
+            let (receipt, result) = t.await.unwrap();
+            match result {
+                Ok(_) => acknowledged.push(receipt),
+                Err(e) => assert_eq!(e.code(), "insufficient_balance"),
+            }
+        }
+        assert_eq!(acknowledged.len(), 42);
+        if let (Some(before), Some(after)) = (before, env.krug.write_stats()) {
+            assert_eq!(after.transactions - before.transactions, 42, "one acknowledged write per purchase");
+            assert!(after.batches - before.batches <= 42);
+            assert_eq!(after.failed_batches, 0);
+        }
+        env.krug.close().await;
+
+        let krug = connect(&env.db, env.clock.clone(), KEYS_V1, krug_testkit::tenants::svoy_krug()).await;
+        let listed = acknowledged.iter().map(|r| format!("'{r}'")).collect::<Vec<_>>().join(",");
+        let stored_acknowledged =
+            scalar_i64(&env.db, &format!("SELECT COUNT(*) FROM purchases WHERE receipt_id IN ({listed})")).await;
+        let stored_all = scalar_i64(&env.db, "SELECT COUNT(*) FROM purchases WHERE receipt_id LIKE 'G-%'").await;
+        assert_eq!((stored_acknowledged, stored_all), (42, 42));
+        for m in members {
+            let history_sum = krug.verify_ledger(&env.tenant, m).await.unwrap();
+            assert_eq!(krug.balance(&env.tenant, m).await.unwrap().pending, history_sum);
+        }
+    }
+);
