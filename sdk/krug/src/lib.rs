@@ -10,7 +10,9 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod budget;
 mod error;
+pub mod event;
 mod facade;
 pub mod identity;
 pub mod ledger;
@@ -32,6 +34,10 @@ pub use facade::{
     TierInfo, clients_csv, purchases_csv,
 };
 pub use facade::{QrProvisioning, Scan};
+pub use facade::{
+    BudgetSummary, ContributionStatement, EventActor, EventFunding, EventFundsLine, Moderation, NewEvent,
+    NewProposal, RegisterForEvent, budget_ledger_csv,
+};
 pub use facade::{hash_secret, verify_secret};
 pub use identity::{
     AuditEvent, Consent, ConsentKind, GrantConsent, IssuedCode, NewStaff, ProfileUpdate, Role, SignIn, Staff,

@@ -2,10 +2,13 @@
 //! the id generator. Each command loads state, asks the engines for a decision, and commits the
 //! decision in one transaction together with its idempotency record.
 
+mod budget;
 mod commands;
+mod events;
 mod identity;
 mod ledger;
 mod members;
+mod proposals;
 mod purchases;
 mod scan;
 mod sessions;
@@ -16,7 +19,10 @@ pub use commands::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, MemberProfile,
     Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
 };
+pub use budget::{BudgetSummary, ContributionStatement, EventFunding, EventFundsLine, budget_ledger_csv};
+pub use events::{EventActor, NewEvent, RegisterForEvent};
 pub use identity::{hash_secret, verify_secret};
+pub use proposals::{Moderation, NewProposal};
 pub use scan::{QrProvisioning, Scan};
 pub use sessions::Session;
 pub use view_types::{
