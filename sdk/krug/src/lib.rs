@@ -30,14 +30,14 @@ pub use facade::{
     StatusView,
 };
 pub use facade::{
+    BudgetSummary, ContributionStatement, EventActor, EventFunding, EventFundsLine, Moderation, NewEvent, NewProposal,
+    RegisterForEvent, budget_ledger_csv,
+};
+pub use facade::{
     BusinessClient, CatalogueEntry, ClientQuery, Page, PageItem, PurchaseQuery, PurchaseRecord, TenantSummary,
     TierInfo, clients_csv, purchases_csv,
 };
 pub use facade::{QrProvisioning, Scan};
-pub use facade::{
-    BudgetSummary, ContributionStatement, EventActor, EventFunding, EventFundsLine, Moderation, NewEvent,
-    NewProposal, RegisterForEvent, budget_ledger_csv,
-};
 pub use facade::{hash_secret, verify_secret};
 pub use identity::{
     AuditEvent, Consent, ConsentKind, GrantConsent, IssuedCode, NewStaff, ProfileUpdate, Role, SignIn, Staff,

@@ -225,7 +225,8 @@ pub struct EventsPolicy {
 
 impl EventsPolicy {
     /// The documented default weights, by tier code.
-    pub const DEFAULT_WEIGHTS: [(&'static str, u32); 4] = [("insider", 1), ("vip", 2), ("elite", 3), ("inner-circle", 5)];
+    pub const DEFAULT_WEIGHTS: [(&'static str, u32); 4] =
+        [("insider", 1), ("vip", 2), ("elite", 3), ("inner-circle", 5)];
     /// The documented default early-access hours, by tier code.
     pub const DEFAULT_EARLY_ACCESS: [(&'static str, u32); 3] = [("vip", 24), ("elite", 48), ("inner-circle", 72)];
     /// The documented default lowest proposer tier.

@@ -116,7 +116,11 @@ fn text(field: &'static str, value: &str, max: usize, required: bool) -> Result<
 
 /// A local date-time in the tenant's zone as a UTC instant; a time skipped by a clock change is
 /// refused, an ambiguous one takes the earlier instant.
-pub(super) fn local_to_utc(config: &TenantConfig, field: &'static str, at: PrimitiveDateTime) -> Result<OffsetDateTime> {
+pub(super) fn local_to_utc(
+    config: &TenantConfig,
+    field: &'static str,
+    at: PrimitiveDateTime,
+) -> Result<OffsetDateTime> {
     use time_tz::{OffsetResult, PrimitiveDateTimeExt};
     let Some(tz) = time_tz::timezones::get_by_name(&config.timezone) else {
         return Ok(at.assume_utc());
@@ -239,7 +243,8 @@ impl Krug {
                 }));
             }
         };
-        let event = build_event(&t.config, &draft, EventId::generate(self.inner.ids.as_ref()), status, actor.name(), now)?;
+        let event =
+            build_event(&t.config, &draft, EventId::generate(self.inner.ids.as_ref()), status, actor.name(), now)?;
         let mut tx = self.begin(tenant).await?;
         tx.insert_event(&event).await?;
         self.audit_event(&mut tx, actor.name(), "event.create", event.id, event.status, now).await?;
@@ -389,9 +394,7 @@ impl Krug {
             .events_starting(OffsetDateTime::UNIX_EPOCH, now)
             .await?
             .into_iter()
-            .filter(|e| {
-                e.ends_at <= now && matches!(e.status, EventStatus::Published | EventStatus::Finished)
-            })
+            .filter(|e| e.ends_at <= now && matches!(e.status, EventStatus::Published | EventStatus::Finished))
             .collect();
         events.reverse();
         Ok(events)
@@ -450,7 +453,9 @@ impl Krug {
         }
         if !event::access_allows(&config.tiers, event.min_tier.as_ref(), tier.as_ref()) {
             let need = event.min_tier.as_ref().map_or_else(String::new, ToString::to_string);
-            return Err(Error::Event(EventError::AccessDenied { reason: format!("the event is for {need} and above") }));
+            return Err(Error::Event(EventError::AccessDenied {
+                reason: format!("the event is for {need} and above"),
+            }));
         }
         let opens = event::opens_for(event.registration_opens_at, config.events.early_hours(tier.as_ref()));
         if now < opens || now >= event.registration_closes_at {

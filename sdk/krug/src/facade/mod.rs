@@ -15,11 +15,11 @@ mod sessions;
 mod view_types;
 mod views;
 
+pub use budget::{BudgetSummary, ContributionStatement, EventFunding, EventFundsLine, budget_ledger_csv};
 pub use commands::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, MemberProfile,
     Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
 };
-pub use budget::{BudgetSummary, ContributionStatement, EventFunding, EventFundsLine, budget_ledger_csv};
 pub use events::{EventActor, NewEvent, RegisterForEvent};
 pub use identity::{hash_secret, verify_secret};
 pub use proposals::{Moderation, NewProposal};

@@ -55,7 +55,10 @@ impl Krug {
             return Err(Error::InvalidInput { field: "title", message: "must be 1–200 characters".into() });
         }
         if idea.description.chars().count() > 4_000 {
-            return Err(Error::InvalidInput { field: "description", message: "must be at most 4000 characters".into() });
+            return Err(Error::InvalidInput {
+                field: "description",
+                message: "must be at most 4000 characters".into(),
+            });
         }
         if idea.estimated_cost.is_zero() {
             return Err(Error::InvalidAmount { field: "estimated_cost", source: crate::types::AmountError::Zero });
@@ -65,7 +68,8 @@ impl Krug {
         let allowed = tier.is_some()
             && event::access_allows(&config.tiers, config.events.proposer_min_tier.as_ref(), tier.as_ref());
         if !allowed {
-            let need = config.events.proposer_min_tier.as_ref().map_or_else(|| "any tier".to_owned(), |t| t.to_string());
+            let need =
+                config.events.proposer_min_tier.as_ref().map_or_else(|| "any tier".to_owned(), |t| t.to_string());
             return Err(denied(format!("proposing events needs {need} or above")));
         }
         let proposal = Proposal {
@@ -151,9 +155,7 @@ impl Krug {
             .proposals(tenant)
             .await?
             .into_iter()
-            .filter(|p| {
-                p.member == member || matches!(p.status, ProposalStatus::Approved | ProposalStatus::Converted)
-            })
+            .filter(|p| p.member == member || matches!(p.status, ProposalStatus::Approved | ProposalStatus::Converted))
             .collect())
     }
 
@@ -223,7 +225,10 @@ impl Krug {
         let mut tx = self.begin(tenant).await?;
         let mut proposal = tx.proposal(id).await.map_err(not_found(Error::Event(EventError::ProposalNotFound)))?;
         if proposal.status != ProposalStatus::Approved {
-            return Err(Error::Event(EventError::InvalidTransition { from: proposal.status.as_str(), action: "convert" }));
+            return Err(Error::Event(EventError::InvalidTransition {
+                from: proposal.status.as_str(),
+                action: "convert",
+            }));
         }
         if proposal.voting_closes_at.is_none_or(|c| c > now) {
             let (from, action) = (proposal.status.as_str(), "convert before its vote closes");

@@ -37,8 +37,24 @@ type EventTuple = (
 );
 
 fn event_from(r: EventTuple) -> Result<Event, StoreError> {
-    let (id, venue, title, description, starts, ends, capacity, min_tier, price, opens, closes, cancel, status, proposal, by, at) =
-        r;
+    let (
+        id,
+        venue,
+        title,
+        description,
+        starts,
+        ends,
+        capacity,
+        min_tier,
+        price,
+        opens,
+        closes,
+        cancel,
+        status,
+        proposal,
+        by,
+        at,
+    ) = r;
     Ok(Event {
         id: EventId::from_uuid(id),
         venue: parse("venue", BusinessId::parse(&venue))?,
@@ -104,8 +120,7 @@ fn proposal_from(r: ProposalTuple) -> Result<Proposal, StoreError> {
     })
 }
 
-type BudgetTuple =
-    (Uuid, String, i64, Option<String>, Option<Uuid>, Option<Uuid>, Option<String>, Option<String>, i64);
+type BudgetTuple = (Uuid, String, i64, Option<String>, Option<Uuid>, Option<Uuid>, Option<String>, Option<String>, i64);
 
 fn budget_line_from(r: BudgetTuple) -> Result<BudgetLine, StoreError> {
     let (id, kind, amount, business, purchase, event, note, actor, at) = r;
@@ -167,7 +182,8 @@ impl TenantTx {
     /// The event, or `NotFound`.
     pub(crate) async fn event(&mut self, id: EventId) -> Result<Event, StoreError> {
         let tenant = self.tenant_str().to_owned();
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant_id = $1 AND event_id = $2"));
+        let sql =
+            sqlx::AssertSqlSafe(format!("SELECT {EVENT_COLUMNS} FROM events WHERE tenant_id = $1 AND event_id = $2"));
         let row: Option<EventTuple> =
             on!(self, c => sqlx::query_as(sql).bind(&tenant).bind(id.as_uuid()).fetch_optional(c).await)?;
         event_from(row.ok_or(StoreError::NotFound)?)
@@ -243,7 +259,11 @@ impl TenantTx {
     }
 
     /// Inserts a registration.
-    pub(crate) async fn insert_registration(&mut self, r: &Registration, now: OffsetDateTime) -> Result<(), StoreError> {
+    pub(crate) async fn insert_registration(
+        &mut self,
+        r: &Registration,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
         on!(self, c => sqlx::query(
             "INSERT INTO event_registrations (tenant_id, registration_id, event_id, member_id, status, ticket_code, \
@@ -266,7 +286,11 @@ impl TenantTx {
     }
 
     /// Writes a registration's state, charge and check-in back.
-    pub(crate) async fn update_registration(&mut self, r: &Registration, now: OffsetDateTime) -> Result<(), StoreError> {
+    pub(crate) async fn update_registration(
+        &mut self,
+        r: &Registration,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
         on!(self, c => sqlx::query(
             "UPDATE event_registrations SET status = $3, price = $4, charge_entry_id = $5, checked_in_at = $6, \
@@ -518,7 +542,9 @@ impl TenantTx {
             let Some((_, funds)) = out.get_mut(idx) else { continue };
             match BudgetKind::parse(&kind) {
                 // Allocations are stored negative (they leave the balance), releases positive.
-                Some(BudgetKind::Allocation | BudgetKind::Release) => funds.allocated = funds.allocated.saturating_sub(sum),
+                Some(BudgetKind::Allocation | BudgetKind::Release) => {
+                    funds.allocated = funds.allocated.saturating_sub(sum)
+                }
                 Some(BudgetKind::Spending) => funds.spent = funds.spent.saturating_sub(sum),
                 _ => return Err(StoreError::Corrupt(format!("budget kind {kind} on an event"))),
             }
