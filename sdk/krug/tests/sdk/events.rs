@@ -399,9 +399,7 @@ backend_test!(
 );
 
 backend_test!(
-    async fn budget_arithmetic_covers_contributions_refunds_allocations_spending_and_a_refused_over_allocation(
-        db: TestDb,
-    ) {
+    async fn budget_sums_contributions_refunds_allocations_and_spending_and_refuses_overdraw(db: TestDb) {
         let env = env(db).await;
         let anna = env.member(1).await;
         let big = env.buy(anna, "skinerica", 10_000, "B-1").await; // +20,000
