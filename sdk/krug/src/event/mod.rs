@@ -114,11 +114,12 @@ impl EventError {
         }
     }
 
-    /// The HTTP status of the code.
+    /// The HTTP status of the code. A tier that does not admit is 409, not 403: 403 means
+    /// the caller's role may not call the operation at all (the role matrix relies on it); a
+    /// member whose tier changes may well succeed later.
     pub fn http_status(&self) -> u16 {
         match self {
             EventError::NotFound | EventError::ProposalNotFound | EventError::RegistrationNotFound => 404,
-            EventError::AccessDenied { .. } => 403,
             _ => 409,
         }
     }

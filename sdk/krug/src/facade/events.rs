@@ -238,9 +238,8 @@ impl Krug {
             EventActor::Operator(_) => EventStatus::Draft,
             EventActor::Business { business, .. } if *business == draft.venue => EventStatus::Proposed,
             EventActor::Business { .. } => {
-                return Err(Error::Event(EventError::AccessDenied {
-                    reason: "a business proposes events at its own venue only".into(),
-                }));
+                let message = "a business proposes events at its own venue only".into();
+                return Err(Error::InvalidInput { field: "venue", message });
             }
         };
         let event =
