@@ -420,19 +420,34 @@ impl EventsApi {
 
     /// Publish a draft, or approve an owner's proposed event; audited.
     #[oai(path = "/v1/operator/events/:event_id/publish", method = "post", operation_id = "operator_event_publish")]
-    async fn publish(&self, state: Data<&AppState>, auth: BearerAuth, event_id: Path<String>) -> Result<Json<Event>, ApiError> {
+    async fn publish(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        event_id: Path<String>,
+    ) -> Result<Json<Event>, ApiError> {
         transition(&state, &auth, &event_id, Transition::Publish).await
     }
 
     /// Cancel an event: every paid seat is refunded, the unspent allocation released; audited.
     #[oai(path = "/v1/operator/events/:event_id/cancel", method = "post", operation_id = "operator_event_cancel")]
-    async fn cancel_event(&self, state: Data<&AppState>, auth: BearerAuth, event_id: Path<String>) -> Result<Json<Event>, ApiError> {
+    async fn cancel_event(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        event_id: Path<String>,
+    ) -> Result<Json<Event>, ApiError> {
         transition(&state, &auth, &event_id, Transition::Cancel).await
     }
 
     /// Finish an event after its end, recording no-shows; audited.
     #[oai(path = "/v1/operator/events/:event_id/finish", method = "post", operation_id = "operator_event_finish")]
-    async fn finish(&self, state: Data<&AppState>, auth: BearerAuth, event_id: Path<String>) -> Result<Json<Event>, ApiError> {
+    async fn finish(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        event_id: Path<String>,
+    ) -> Result<Json<Event>, ApiError> {
         transition(&state, &auth, &event_id, Transition::Finish).await
     }
 }
@@ -444,7 +459,12 @@ enum Transition {
     Finish,
 }
 
-async fn transition(state: &AppState, auth: &BearerAuth, event_id: &str, t: Transition) -> Result<Json<Event>, ApiError> {
+async fn transition(
+    state: &AppState,
+    auth: &BearerAuth,
+    event_id: &str,
+    t: Transition,
+) -> Result<Json<Event>, ApiError> {
     let tenant = operator(auth)?;
     let event = parse_id("event", event_id)?;
     let actor = auth.0.actor();
