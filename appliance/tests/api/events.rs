@@ -168,3 +168,68 @@ backend_test!(
         assert_eq!(r.body, json!([]), "nothing was written");
     }
 );
+
+backend_test!(
+    async fn a_proposal_is_moderated_voted_with_tier_weights_and_converted_over_http(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let operator = app.staff("svoy-krug", "operator", krug::Role::Operator, None).await;
+        let tenant = krug::types::TenantId::parse("svoy-krug").unwrap();
+        let vera = app.member("svoy-krug", "+7 912 345-67-01").await;
+        let ins = app.member("svoy-krug", "+7 912 345-67-02").await;
+        // Vera becomes VIP (30,000 ₽ over three categories), the other an Insider.
+        let buy = |member: &Login, business: &str, rubles: i64, receipt: String| {
+            let m = member.member.as_deref().unwrap().parse().unwrap();
+            krug::RecordPurchase::new(
+                m,
+                krug::types::BusinessId::parse(business).unwrap(),
+                krug::types::Kopecks::rubles(rubles).unwrap(),
+                receipt,
+            )
+        };
+        for (i, b) in ["skinerica", "lisichkino", "mindal"].iter().enumerate() {
+            app.state.krug.record_purchase(&tenant, buy(&vera, b, 10_000, format!("V-{i}"))).await.unwrap();
+        }
+        app.state.krug.record_purchase(&tenant, buy(&ins, "lisichkino", 1_000, "I-1".into())).await.unwrap();
+
+        let idea = json!({"title": "Пикник", "description": "В парке", "estimated_cost_kopecks": 300_000});
+        let p = app.post("/v1/me/event-proposals", Some(&vera.access), &idea).await;
+        assert_eq!((p.status, p.body["status"].as_str()), (200, Some("pending")), "{:?}", p.body);
+        let id = p.body["proposal_id"].as_str().unwrap().to_owned();
+        let listed = app.get("/v1/event-proposals", Some(&ins.access)).await;
+        assert_eq!(listed.body, json!([]), "a pending proposal is not shown to other members");
+        app.get(&format!("/v1/event-proposals/{id}/results"), Some(&ins.access)).await.assert_problem(404, "not_found");
+
+        let approve = json!({"approve": true, "voting_opens_at": "2026-03-02T09:00:00Z", "voting_closes_at": "2026-03-05T09:00:00Z"});
+        let r =
+            app.post(&format!("/v1/operator/event-proposals/{id}/moderation"), Some(&operator.access), &approve).await;
+        assert_eq!(r.body["status"], "approved", "{:?}", r.body);
+        let vote = format!("/v1/event-proposals/{id}/vote");
+        app.send(Method::PUT, &vote, Some(&ins.access), Some(&json!({"support": true}))).await;
+        let r = app.send(Method::PUT, &vote, Some(&vera.access), Some(&json!({"support": false}))).await;
+        let counts = |b: &Value| {
+            [&b["raw_for"], &b["raw_against"], &b["weighted_for"], &b["weighted_against"]].map(|v| v.as_u64().unwrap())
+        };
+        assert_eq!(counts(&r.body), [1, 1, 1, 2], "an insider weighs 1, a VIP 2: {:?}", r.body);
+        let r = app.send(Method::PUT, &vote, Some(&vera.access), Some(&json!({"support": true}))).await;
+        assert_eq!(counts(&r.body), [2, 0, 3, 0], "her second vote replaced the first");
+
+        app.clock.set(time::macros::datetime!(2026-03-05 09:00 UTC));
+        let operator = app.staff_login("svoy-krug", "operator").await;
+        let r = app.get(&format!("/v1/event-proposals/{id}/results"), Some(&operator.access)).await;
+        assert_eq!((r.body["closed"].as_bool(), r.body["wins"].as_bool()), (Some(true), Some(true)), "{:?}", r.body);
+        let conversion = json!({"event": new_event("lisichkino"), "allocation_kopecks": 50_000});
+        let convert = format!("/v1/operator/event-proposals/{id}/conversion");
+        app.post(
+            &convert,
+            Some(&operator.access),
+            &json!({"event": new_event("lisichkino"), "allocation_kopecks": 999_999}),
+        )
+        .await
+        .assert_problem(409, "budget_insufficient");
+        let r = app.post(&convert, Some(&operator.access), &conversion).await;
+        assert_eq!((r.status, r.body["status"].as_str()), (200, Some("published")), "{:?}", r.body);
+        assert_eq!(r.body["proposal_id"].as_str(), Some(id.as_str()));
+        let summary = app.get("/v1/events/budget", Some(&operator.access)).await;
+        assert_eq!(summary.body["events"][0]["allocated_kopecks"], 50_000, "{:?}", summary.body);
+    }
+);

@@ -29,6 +29,8 @@ const MAX_TITLE: usize = 200;
 const MAX_DESCRIPTION: usize = 4_000;
 /// Largest capacity of one event.
 const MAX_CAPACITY: u32 = 100_000;
+/// How far back the members' list of past events reaches, in days.
+const PAST_DAYS: i64 = 365;
 /// How long before its start an event's check-in opens.
 const CHECK_IN_OPENS: Duration = Duration::hours(3);
 
@@ -383,14 +385,14 @@ impl Krug {
             .collect())
     }
 
-    /// Events that have ended (published or finished), newest first: what happened in the
-    /// community. No attendee is named.
+    /// Events of the last year that have ended (published or finished), newest first: what
+    /// happened in the community. No attendee is named.
     pub async fn past_events(&self, tenant: &TenantId) -> Result<Vec<Event>> {
         self.tenant(tenant)?;
         let now = self.now();
         let mut tx = self.read(tenant).await?;
         let mut events: Vec<Event> = tx
-            .events_starting(OffsetDateTime::UNIX_EPOCH, now)
+            .events_starting(now - Duration::days(PAST_DAYS), now)
             .await?
             .into_iter()
             .filter(|e| e.ends_at <= now && matches!(e.status, EventStatus::Published | EventStatus::Finished))

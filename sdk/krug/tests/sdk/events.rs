@@ -519,3 +519,32 @@ backend_test!(
         assert_eq!(scalar_i64(&env.db, "SELECT COUNT(*) FROM event_proposals").await, 0);
     }
 );
+
+backend_test!(
+    async fn a_rejected_proposal_keeps_its_reason_takes_no_votes_and_cannot_be_moderated_again(db: TestDb) {
+        let env = env(db).await;
+        let proposer = vip(&env, 1).await;
+        let idea = NewProposal {
+            title: "Квиз".into(),
+            description: String::new(),
+            estimated_cost: Kopecks::new(10_000).unwrap(),
+        };
+        let p = env.krug.propose_event_idea(&env.tenant, proposer, idea).await.unwrap();
+        let blank = Moderation::Reject { reason: " ".into() };
+        let err = env.krug.moderate_proposal(&env.tenant, p.id, "operator:test", blank).await.unwrap_err();
+        assert_eq!(err.code(), "invalid_input");
+        let reject = Moderation::Reject { reason: "Уже было в марте".into() };
+        let p = env.krug.moderate_proposal(&env.tenant, p.id, "operator:test", reject).await.unwrap();
+        assert_eq!((p.status, p.reason.as_deref()), (krug::event::ProposalStatus::Rejected, Some("Уже было в марте")));
+        let err = env.krug.vote_on_proposal(&env.tenant, p.id, proposer, true).await.unwrap_err();
+        assert_eq!(err.code(), "voting_closed");
+        let again = Moderation::Approve { opens: start(), closes: datetime!(2026-03-09 09:00 UTC) };
+        let err = env.krug.moderate_proposal(&env.tenant, p.id, "operator:test", again).await.unwrap_err();
+        assert_eq!(err.code(), "event_invalid_transition");
+        let audit = env.krug.audit_log(&env.tenant, 10).await.unwrap();
+        assert_eq!(audit.iter().filter(|a| a.action == "proposal.reject").count(), 1);
+        assert!(env.krug.member_proposals(&env.tenant, proposer).await.unwrap().len() == 1, "her own, rejected");
+        let other = insider(&env, 2).await;
+        assert!(env.krug.member_proposals(&env.tenant, other).await.unwrap().is_empty());
+    }
+);
