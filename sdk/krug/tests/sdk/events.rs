@@ -212,13 +212,16 @@ backend_test!(
 backend_test!(
     async fn a_hundred_simultaneous_registrations_for_ten_seats_give_ten_seats_and_ninety_waitlisted(db: TestDb) {
         let env = env(db).await;
-        let event = published(&env, draft("lisichkino")).await;
+        // Paid seats, so the charge is proven exact under the same race.
+        let event = published(&env, NewEvent { price: bonus(1_000), ..draft("lisichkino") }).await;
         let mut members = Vec::new();
         for n in 0..100 {
-            members.push(env.member(100 + n).await);
+            let m = env.member(100 + n).await;
+            fund(&env, m, 1_000).await;
+            members.push(m);
         }
         let mut tasks = Vec::new();
-        for m in members {
+        for m in members.iter().copied() {
             let krug = env.krug.clone();
             let tenant = env.tenant.clone();
             tasks.push(tokio::spawn(async move { krug.register_for_event(&tenant, reg(event, m, "k")).await }));
@@ -237,6 +240,13 @@ backend_test!(
         assert_eq!(stored, 10);
         let tickets = scalar_i64(&env.db, "SELECT COUNT(DISTINCT ticket_code) FROM event_registrations").await;
         assert_eq!(tickets, 100, "one distinct ticket per registration");
+        let mut charged = 0;
+        for m in members {
+            let balance = env.krug.verify_ledger(&env.tenant, m).await.unwrap();
+            assert!(balance == bonus(0) || balance == bonus(1_000));
+            charged += i64::from(balance == bonus(0));
+        }
+        assert_eq!(charged, 10, "exactly the seat holders paid");
     }
 );
 
