@@ -5,6 +5,8 @@ pub mod admin;
 pub mod auth;
 pub mod business;
 pub mod dto;
+pub mod event_votes;
+pub mod events;
 pub mod health;
 pub mod lookup;
 pub mod me;
@@ -39,6 +41,9 @@ pub enum ApiTags {
     Staff,
     /// Appliance administration: hosting, creating and suspending tenants (superadmin).
     Admin,
+    /// The events hub: events, registrations and tickets, check-in, members' proposals and
+    /// votes, and the event budget.
+    Events,
 }
 
 /// The composed API.
@@ -52,6 +57,8 @@ pub type Api = (
     operator::OperatorApi,
     staff::StaffApi,
     admin::AdminApi,
+    events::EventsApi,
+    event_votes::EventVotesApi,
 );
 
 /// The OpenAPI service (also what `krug openapi` prints).
@@ -67,6 +74,8 @@ pub fn service() -> OpenApiService<Api, ()> {
             operator::OperatorApi,
             staff::StaffApi,
             admin::AdminApi,
+            events::EventsApi,
+            event_votes::EventVotesApi,
         ),
         "Krug",
         env!("CARGO_PKG_VERSION"),

@@ -120,7 +120,7 @@ fn operator(auth: &BearerAuth) -> Result<&krug::types::TenantId, ApiError> {
     auth.0.tenant()
 }
 
-fn period(from: OffsetDateTime, to: OffsetDateTime) -> Result<std::ops::Range<OffsetDateTime>, ApiError> {
+pub(super) fn period(from: OffsetDateTime, to: OffsetDateTime) -> Result<std::ops::Range<OffsetDateTime>, ApiError> {
     if from >= to {
         return Err(ApiError::invalid("to", "must be after from"));
     }

@@ -104,7 +104,41 @@ const ROLE_TABLE: &[(&str, Access)] = &[
     ("admin_create_tenant", Roles(SUPERADMIN)),
     ("admin_suspend_tenant", Roles(SUPERADMIN)),
     ("admin_resume_tenant", Roles(SUPERADMIN)),
+    // The events hub (issue #7).
+    ("me_events_upcoming", Roles(MEMBER)),
+    ("me_event_registrations", Roles(MEMBER)),
+    ("events_past", Roles(TENANT)),
+    ("event_register", Roles(MEMBER)),
+    ("event_cancel_registration", Roles(MEMBER)),
+    ("event_check_in", Roles(VENUE_STAFF)),
+    ("event_attendees", Roles(VENUE_STAFF)),
+    ("business_event_propose", Roles(OWNER)),
+    ("business_events", Roles(BUSINESS)),
+    ("operator_event_create", Roles(OPERATOR)),
+    ("operator_events", Roles(OPERATOR)),
+    ("operator_event_publish", Roles(OPERATOR)),
+    ("operator_event_cancel", Roles(OPERATOR)),
+    ("operator_event_finish", Roles(OPERATOR)),
+    ("me_event_propose", Roles(MEMBER)),
+    ("event_proposals", Roles(MEMBER_OR_OPERATOR)),
+    ("event_proposal_vote", Roles(MEMBER)),
+    ("event_proposal_results", Roles(MEMBER_OR_OPERATOR)),
+    ("events_budget_summary", Roles(TENANT)),
+    ("business_budget_statement", Roles(BUSINESS)),
+    ("operator_proposal_moderate", Roles(OPERATOR)),
+    ("operator_proposal_convert", Roles(OPERATOR)),
+    ("operator_budget_allocate", Roles(OPERATOR)),
+    ("operator_budget_spend", Roles(OPERATOR)),
+    ("operator_budget_ledger", Roles(OPERATOR)),
+    ("operator_budget_ledger_csv", Roles(OPERATOR)),
 ];
+
+/// Check-in and attendance: the venue's staff and the operator.
+const VENUE_STAFF: &[Who] = &[Who::Cashier, Who::Manager, Who::Owner, Who::Operator];
+/// A partner's owner only (proposing an event at his venue).
+const OWNER: &[Who] = &[Who::Owner];
+/// Proposals and their results: members (narrowed to what they may see) and the operator.
+const MEMBER_OR_OPERATOR: &[Who] = &[Who::Member, Who::Operator];
 
 fn access(operation_id: &str) -> Access {
     match ROLE_TABLE.iter().find(|(id, _)| *id == operation_id) {

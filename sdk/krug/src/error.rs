@@ -129,6 +129,9 @@ pub enum Error {
     /// The member has no QR secret yet; provision one first.
     #[error("the member has no QR secret")]
     QrNotProvisioned,
+    /// The events hub or the event budget refused (see [`crate::event::EventError::code`]).
+    #[error(transparent)]
+    Event(#[from] crate::event::EventError),
     /// The store failed; not the caller's fault.
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
@@ -170,12 +173,16 @@ impl Error {
             Error::TooManyAttempts => "too_many_attempts",
             Error::ConsentNotActive => "consent_not_active",
             Error::MedicalConsentRequired => "medical_consent_required",
+            Error::Event(e) => e.code(),
             Error::Pii(_) | Error::Store(_) => "internal",
         }
     }
 
     /// The HTTP status the code maps to: 4xx for what the caller can fix, 500 otherwise.
     pub fn http_status(&self) -> u16 {
+        if let Error::Event(e) = self {
+            return e.http_status();
+        }
         match self.code() {
             "qr_malformed" => 400,
             "tenant_not_found" | "business_not_found" | "member_not_found" | "purchase_not_found" => 404,

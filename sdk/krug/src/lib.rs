@@ -10,7 +10,9 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod budget;
 mod error;
+pub mod event;
 mod facade;
 pub mod identity;
 pub mod ledger;
@@ -26,6 +28,10 @@ pub use facade::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, Krug, KrugBuilder,
     MemberProfile, Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, Session, SettlementLine,
     StatusView,
+};
+pub use facade::{
+    BudgetSummary, ContributionStatement, EventActor, EventFunding, EventFundsLine, Moderation, NewEvent, NewProposal,
+    RegisterForEvent, budget_ledger_csv,
 };
 pub use facade::{
     BusinessClient, CatalogueEntry, ClientQuery, Page, PageItem, PurchaseQuery, PurchaseRecord, TenantSummary,

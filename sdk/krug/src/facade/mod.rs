@@ -2,21 +2,27 @@
 //! the id generator. Each command loads state, asks the engines for a decision, and commits the
 //! decision in one transaction together with its idempotency record.
 
+mod budget;
 mod commands;
+mod events;
 mod identity;
 mod ledger;
 mod members;
+mod proposals;
 mod purchases;
 mod scan;
 mod sessions;
 mod view_types;
 mod views;
 
+pub use budget::{BudgetSummary, ContributionStatement, EventFunding, EventFundsLine, budget_ledger_csv};
 pub use commands::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, MemberProfile,
     Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
 };
+pub use events::{EventActor, NewEvent, RegisterForEvent};
 pub use identity::{hash_secret, verify_secret};
+pub use proposals::{Moderation, NewProposal};
 pub use scan::{QrProvisioning, Scan};
 pub use sessions::Session;
 pub use view_types::{

@@ -21,7 +21,7 @@ const MAX_KEY_LEN: usize = 128;
 /// The horizon of "expiring soon" in balance views.
 pub(crate) const EXPIRING_HORIZON: Duration = Duration::days(30);
 
-fn check_key(field: &'static str, key: &str) -> Result<()> {
+pub(super) fn check_key(field: &'static str, key: &str) -> Result<()> {
     if key.trim().is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
         return Err(Error::InvalidInput { field, message: format!("must be 1–{MAX_KEY_LEN} printable characters") });
     }

@@ -257,7 +257,7 @@ pub fn purchases_csv(purchases: &[PurchaseRecord]) -> String {
 }
 
 /// Appends one CSV record and its CRLF.
-fn row(out: &mut String, cells: &[&str]) {
+pub(super) fn row(out: &mut String, cells: &[&str]) {
     for (i, value) in cells.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -289,7 +289,7 @@ fn cell(out: &mut String, value: &str) {
 
 /// RFC 3339 in UTC with a `Z`, microseconds shown only when present
 /// (`2026-03-02T09:00:00Z`, `2026-03-02T09:00:00.250000Z`). Infallible, unlike a formatter.
-fn rfc3339_utc(at: OffsetDateTime) -> String {
+pub(super) fn rfc3339_utc(at: OffsetDateTime) -> String {
     let u = at.checked_to_offset(UtcOffset::UTC).unwrap_or(at);
     let mut s = format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",

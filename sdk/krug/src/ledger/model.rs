@@ -107,6 +107,8 @@ pub enum Source {
     Manual,
     /// The expiry of a lapsed lot.
     Expiry,
+    /// A paid event seat (and its refund); ecosystem-side, so no partner settlement.
+    Event,
 }
 
 impl Source {
@@ -119,6 +121,7 @@ impl Source {
             Source::Referral => "referral",
             Source::Manual => "manual",
             Source::Expiry => "expiry",
+            Source::Event => "event",
         }
     }
 
@@ -131,6 +134,7 @@ impl Source {
             "referral" => Source::Referral,
             "manual" => Source::Manual,
             "expiry" => Source::Expiry,
+            "event" => Source::Event,
             _ => return None,
         })
     }

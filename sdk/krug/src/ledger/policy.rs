@@ -444,6 +444,34 @@ impl Account {
         purchase: Option<PurchaseId>,
         ctx: Ctx<'_>,
     ) -> Result<Option<EntryId>, LedgerError> {
+        self.give_back(plan, redemption, consumed, amount, Some(redeemer), Source::Purchase, purchase, ctx)
+    }
+
+    /// Gives back `amount` of what an ecosystem-side debit (a paid event seat: no redeemer, so no
+    /// partner settlement) spent, as [`Account::restore_debit`] does for a purchase's redemption.
+    pub fn restore_event_debit(
+        &mut self,
+        plan: &mut Plan,
+        debit: EntryId,
+        consumed: &[(LotId, Bonus)],
+        amount: Bonus,
+        ctx: Ctx<'_>,
+    ) -> Result<Option<EntryId>, LedgerError> {
+        self.give_back(plan, debit, consumed, amount, None, Source::Event, None, ctx)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn give_back(
+        &mut self,
+        plan: &mut Plan,
+        redemption: EntryId,
+        consumed: &[(LotId, Bonus)],
+        amount: Bonus,
+        redeemer: Option<&BusinessId>,
+        source: Source,
+        purchase: Option<PurchaseId>,
+        ctx: Ctx<'_>,
+    ) -> Result<Option<EntryId>, LedgerError> {
         if amount.is_negative() {
             return Err(LedgerError::NonPositiveAmount);
         }
@@ -464,7 +492,7 @@ impl Account {
             if give <= Bonus::ZERO {
                 continue;
             }
-            self.move_lot(plan, &mut moves, *lot, give, Some(redeemer))?;
+            self.move_lot(plan, &mut moves, *lot, give, redeemer)?;
             left = left.checked_sub(give).ok_or(LedgerError::Overflow)?;
         }
         let id = EntryId::generate(ctx.ids);
@@ -472,8 +500,8 @@ impl Account {
             id,
             kind: EntryKind::Reversal,
             amount,
-            source: Source::Purchase,
-            business: Some(redeemer.clone()),
+            source,
+            business: redeemer.cloned(),
             purchase,
             reverses: Some(redemption),
             debt_delta: Bonus::ZERO,

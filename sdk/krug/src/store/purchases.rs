@@ -206,7 +206,9 @@ impl TenantTx {
     ) -> Result<(i64, Vec<(BusinessId, i64)>), StoreError> {
         let tenant = self.tenant_str().to_owned();
         let total: (i64,) = on!(self, c => sqlx::query_as(
-            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM budget_entries WHERE tenant_id = $1",
+            // Spending draws on an event's allocation, not on the balance (see `crate::budget`).
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM budget_entries WHERE tenant_id = $1 \
+             AND kind <> 'spending'",
         )
         .bind(&tenant)
         .fetch_one(c)

@@ -37,6 +37,8 @@ pub struct TenantConfig {
     pub bonus: BonusPolicy,
     /// The event budget rules.
     pub budget: BudgetPolicy,
+    /// The events hub rules: vote weights, who may propose, early access (`[events]`).
+    pub events: crate::event::EventsPolicy,
     /// The TOML text this configuration was loaded from; stored with the tenant so what was
     /// applied, and when, can be audited.
     pub source: String,
@@ -126,14 +128,15 @@ impl TenantConfig {
         })?;
         let mut v = Validator::default();
 
-        let sections = ["status", "bonus", "budget", "businesses", "tiers"].map(|key| table.remove(key));
-        let [status, bonus, budget, businesses, tiers] = sections;
+        let sections = ["status", "bonus", "budget", "businesses", "tiers", "events"].map(|key| table.remove(key));
+        let [status, bonus, budget, businesses, tiers, events] = sections;
         let header = v.table::<RawHeader>(toml::Value::Table(table), "");
         let status = status.map_or_else(|| Some(RawStatus::default()), |s| v.table(s, "status"));
         let bonus = bonus.map_or_else(|| Some(RawBonus::default()), |s| v.table(s, "bonus"));
         let budget = budget.map_or_else(|| Some(RawBudget::default()), |s| v.table(s, "budget"));
         let businesses = v.array::<RawBusiness>(businesses, "businesses");
         let tiers = v.array::<RawTier>(tiers, "tiers");
+        let events = events.map_or_else(|| Some(RawEvents::default()), |s| v.table(s, "events"));
 
         let header = header.and_then(|h| v.header(h));
         let businesses = businesses.and_then(|b| v.businesses(b));
@@ -147,11 +150,17 @@ impl TenantConfig {
             v.bps(b.event_share_bps, "budget.event_share_bps").map(|event_share| BudgetPolicy { event_share })
         });
 
-        match (header, businesses, tiers, bonus, budget) {
-            (Some((id, name, timezone)), Some(businesses), Some(tiers), Some(bonus), Some(budget))
+        let events = match (&tiers, events) {
+            (Some(tiers), Some(events)) => v.events(events, tiers),
+            _ => None,
+        };
+
+        match (header, businesses, tiers, bonus, budget, events) {
+            (Some((id, name, timezone)), Some(businesses), Some(tiers), Some(bonus), Some(budget), Some(events))
                 if v.problems.is_empty() =>
             {
-                Ok(TenantConfig { id, name, timezone, businesses, tiers, bonus, budget, source: text.to_owned() })
+                let source = text.to_owned();
+                Ok(TenantConfig { id, name, timezone, businesses, tiers, bonus, budget, events, source })
             }
             _ => {
                 if v.problems.is_empty() {
@@ -244,6 +253,16 @@ impl Default for RawBudget {
     fn default() -> Self {
         RawBudget { event_share_bps: 200 }
     }
+}
+
+/// `[events]`; every key optional. An absent key takes the documented default of
+/// [`crate::event::EventsPolicy`] for the tier codes the tenant has.
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct RawEvents {
+    vote_weights: Option<BTreeMap<String, u32>>,
+    proposer_min_tier: Option<String>,
+    early_access_hours: Option<BTreeMap<String, u32>>,
 }
 
 /// One `[[businesses]]` entry; `medical` defaults to false.
@@ -453,6 +472,49 @@ impl Validator {
                 None
             }
         }
+    }
+
+    /// `[events]` against the tenant's ladder: explicit tier codes must exist; defaults keep
+    /// only the codes the tenant has.
+    fn events(&mut self, raw: RawEvents, tiers: &TierRules) -> Option<crate::event::EventsPolicy> {
+        let defaults = crate::event::EventsPolicy::default();
+        let known = |c: &TierCode| tiers.tier(c).is_some();
+        let mut ok = true;
+        let mut map = |v: &mut Self, given: Option<BTreeMap<String, u32>>, fallback: BTreeMap<TierCode, u32>, path| {
+            let Some(given) = given else { return fallback.into_iter().filter(|(c, _)| known(c)).collect() };
+            let mut out = BTreeMap::new();
+            for (code, value) in given {
+                match TierCode::parse(&code) {
+                    Ok(c) if known(&c) => {
+                        out.insert(c, value);
+                    }
+                    _ => {
+                        v.push(format!("{path}.{code}"), "is not a tier code of this tenant");
+                        ok = false;
+                    }
+                }
+            }
+            out
+        };
+        let vote_weights = map(self, raw.vote_weights, defaults.vote_weights, "events.vote_weights");
+        let early_access_hours =
+            map(self, raw.early_access_hours, defaults.early_access_hours, "events.early_access_hours");
+        if early_access_hours.values().any(|h| *h > 24 * 365) {
+            self.push("events.early_access_hours", "must be at most 8760 hours");
+            ok = false;
+        }
+        let proposer_min_tier = match raw.proposer_min_tier {
+            None => defaults.proposer_min_tier.filter(|c| known(c)),
+            Some(code) => match TierCode::parse(&code) {
+                Ok(c) if known(&c) => Some(c),
+                _ => {
+                    self.push("events.proposer_min_tier", "is not a tier code of this tenant");
+                    ok = false;
+                    None
+                }
+            },
+        };
+        ok.then_some(crate::event::EventsPolicy { vote_weights, proposer_min_tier, early_access_hours })
     }
 
     fn bonus(&mut self, raw: RawBonus) -> Option<BonusPolicy> {

@@ -87,6 +87,18 @@ id!(
     /// One consent row: one purpose granted once by one member (withdrawal sets its end).
     ConsentId
 );
+id!(
+    /// An event of the events hub.
+    EventId
+);
+id!(
+    /// One member's registration for one event (its ticket).
+    RegistrationId
+);
+id!(
+    /// A member's proposal for an event, voted on by members.
+    ProposalId
+);
 
 /// A slug is not of the allowed shape.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -11,5 +11,6 @@ pub use ids::{
     BusinessId, Category, EntryId, IdGen, LotId, MemberId, PurchaseId, RefundId, SlugError, TenantId, TierCode, UuidV7,
 };
 pub use ids::{ConsentId, StaffId};
+pub use ids::{EventId, ProposalId, RegistrationId};
 pub use money::{AmountError, Bonus, Bps, BpsError, Kopecks, MAX_AMOUNT, Rounding};
 pub use phone::{Phone, PhoneError};
