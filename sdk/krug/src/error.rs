@@ -1,6 +1,7 @@
 //! The SDK's error: every refusal a caller can cause is a typed variant with a stable code; what
 //! the caller cannot cause (the database failing) is one opaque `Store` variant.
 
+use crate::coupon::CouponError;
 use crate::ledger::LedgerError;
 use crate::pii::PiiError;
 use crate::status::StatusError;
@@ -129,6 +130,10 @@ pub enum Error {
     /// The member has no QR secret yet; provision one first.
     #[error("the member has no QR secret")]
     QrNotProvisioned,
+    /// A coupon was refused, or a coupon template or code could not be found or created; each
+    /// refusal has its own code (`coupon_expired`, `coupon_not_valid_here`, …).
+    #[error(transparent)]
+    Coupon(#[from] CouponError),
     /// The store failed; not the caller's fault.
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
@@ -170,12 +175,16 @@ impl Error {
             Error::TooManyAttempts => "too_many_attempts",
             Error::ConsentNotActive => "consent_not_active",
             Error::MedicalConsentRequired => "medical_consent_required",
+            Error::Coupon(e) => e.code(),
             Error::Pii(_) | Error::Store(_) => "internal",
         }
     }
 
     /// The HTTP status the code maps to: 4xx for what the caller can fix, 500 otherwise.
     pub fn http_status(&self) -> u16 {
+        if let Error::Coupon(e) = self {
+            return e.http_status();
+        }
         match self.code() {
             "qr_malformed" => 400,
             "tenant_not_found" | "business_not_found" | "member_not_found" | "purchase_not_found" => 404,

@@ -3,6 +3,7 @@
 //! decision in one transaction together with its idempotency record.
 
 mod commands;
+mod coupons;
 mod identity;
 mod ledger;
 mod members;
@@ -15,6 +16,10 @@ mod views;
 pub use commands::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, MemberProfile,
     Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
+};
+pub use coupons::{
+    AppliedCoupon, CouponAuthor, CouponPreview, CouponTemplateView, IssuedBatch, IssuedCoupon, MAX_BULK, MemberCoupon,
+    MemberCouponStatus, NewCouponTemplate, NewPromoCode, PreviewCoupon,
 };
 pub use identity::{hash_secret, verify_secret};
 pub use scan::{QrProvisioning, Scan};

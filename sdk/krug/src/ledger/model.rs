@@ -107,6 +107,8 @@ pub enum Source {
     Manual,
     /// The expiry of a lapsed lot.
     Expiry,
+    /// A bonus-grant coupon used with a purchase.
+    Coupon,
 }
 
 impl Source {
@@ -119,6 +121,7 @@ impl Source {
             Source::Referral => "referral",
             Source::Manual => "manual",
             Source::Expiry => "expiry",
+            Source::Coupon => "coupon",
         }
     }
 
@@ -131,6 +134,7 @@ impl Source {
             "referral" => Source::Referral,
             "manual" => Source::Manual,
             "expiry" => Source::Expiry,
+            "coupon" => Source::Coupon,
             _ => return None,
         })
     }

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use time::{Date, OffsetDateTime};
 
+use crate::coupon::{CouponPolicy, RestoreOnRefund};
 use crate::ledger::{BonusPolicy, RefundOfSpent};
 use crate::status::{StatusWindow, TierRule, TierRules};
 use crate::types::{Bps, BusinessId, Category, Kopecks, Rounding, TenantId, TierCode};
@@ -37,6 +38,8 @@ pub struct TenantConfig {
     pub bonus: BonusPolicy,
     /// The event budget rules.
     pub budget: BudgetPolicy,
+    /// The coupon rules (`[coupons]`).
+    pub coupons: CouponPolicy,
     /// The TOML text this configuration was loaded from; stored with the tenant so what was
     /// applied, and when, can be audited.
     pub source: String,
@@ -126,12 +129,13 @@ impl TenantConfig {
         })?;
         let mut v = Validator::default();
 
-        let sections = ["status", "bonus", "budget", "businesses", "tiers"].map(|key| table.remove(key));
-        let [status, bonus, budget, businesses, tiers] = sections;
+        let sections = ["status", "bonus", "budget", "businesses", "tiers", "coupons"].map(|key| table.remove(key));
+        let [status, bonus, budget, businesses, tiers, coupons] = sections;
         let header = v.table::<RawHeader>(toml::Value::Table(table), "");
         let status = status.map_or_else(|| Some(RawStatus::default()), |s| v.table(s, "status"));
         let bonus = bonus.map_or_else(|| Some(RawBonus::default()), |s| v.table(s, "bonus"));
         let budget = budget.map_or_else(|| Some(RawBudget::default()), |s| v.table(s, "budget"));
+        let coupons = coupons.map_or_else(|| Some(RawCoupons::default()), |s| v.table(s, "coupons"));
         let businesses = v.array::<RawBusiness>(businesses, "businesses");
         let tiers = v.array::<RawTier>(tiers, "tiers");
 
@@ -147,11 +151,23 @@ impl TenantConfig {
             v.bps(b.event_share_bps, "budget.event_share_bps").map(|event_share| BudgetPolicy { event_share })
         });
 
-        match (header, businesses, tiers, bonus, budget) {
-            (Some((id, name, timezone)), Some(businesses), Some(tiers), Some(bonus), Some(budget))
+        let coupons = coupons.and_then(|c| v.coupons(c));
+
+        match (header, businesses, tiers, bonus, budget, coupons) {
+            (Some((id, name, timezone)), Some(businesses), Some(tiers), Some(bonus), Some(budget), Some(coupons))
                 if v.problems.is_empty() =>
             {
-                Ok(TenantConfig { id, name, timezone, businesses, tiers, bonus, budget, source: text.to_owned() })
+                Ok(TenantConfig {
+                    id,
+                    name,
+                    timezone,
+                    businesses,
+                    tiers,
+                    bonus,
+                    budget,
+                    coupons,
+                    source: text.to_owned(),
+                })
             }
             _ => {
                 if v.problems.is_empty() {
@@ -243,6 +259,19 @@ struct RawBudget {
 impl Default for RawBudget {
     fn default() -> Self {
         RawBudget { event_share_bps: 200 }
+    }
+}
+
+/// `[coupons]`; defaults in `Default` (the same as [`CouponPolicy::default`]).
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawCoupons {
+    restore_on_refund: String,
+}
+
+impl Default for RawCoupons {
+    fn default() -> Self {
+        RawCoupons { restore_on_refund: "full_refund".into() }
     }
 }
 
@@ -368,6 +397,18 @@ impl Validator {
             Some(bps) => Some(bps),
             None => {
                 self.push(path, format!("must be at most 10000 basis points (got {value})"));
+                None
+            }
+        }
+    }
+
+    fn coupons(&mut self, raw: RawCoupons) -> Option<CouponPolicy> {
+        match RestoreOnRefund::parse(&raw.restore_on_refund) {
+            Some(restore_on_refund) => Some(CouponPolicy { restore_on_refund }),
+            None => {
+                let message =
+                    format!("must be \"never\", \"full_refund\" or \"any_refund\" (got {:?})", raw.restore_on_refund);
+                self.push("coupons.restore_on_refund", message);
                 None
             }
         }
