@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod business;
+pub mod coupons;
 pub mod dto;
 pub mod health;
 pub mod lookup;
@@ -39,6 +40,8 @@ pub enum ApiTags {
     Staff,
     /// Appliance administration: hosting, creating and suspending tenants (superadmin).
     Admin,
+    /// Coupon templates and codes (owner, operator) and the cashier's coupon preview.
+    Coupons,
 }
 
 /// The composed API.
@@ -52,6 +55,7 @@ pub type Api = (
     operator::OperatorApi,
     staff::StaffApi,
     admin::AdminApi,
+    coupons::CouponsApi,
 );
 
 /// The OpenAPI service (also what `krug openapi` prints).
@@ -67,6 +71,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             operator::OperatorApi,
             staff::StaffApi,
             admin::AdminApi,
+            coupons::CouponsApi,
         ),
         "Krug",
         env!("CARGO_PKG_VERSION"),

@@ -104,6 +104,16 @@ const ROLE_TABLE: &[(&str, Access)] = &[
     ("admin_create_tenant", Roles(SUPERADMIN)),
     ("admin_suspend_tenant", Roles(SUPERADMIN)),
     ("admin_resume_tenant", Roles(SUPERADMIN)),
+    // Coupon templates and codes: an owner for his business's templates, the operator for all.
+    ("coupon_template_create", Roles(STAFF_ADMIN)),
+    ("coupon_templates", Roles(STAFF_ADMIN)),
+    ("coupon_template_get", Roles(STAFF_ADMIN)),
+    ("coupon_template_revoke", Roles(STAFF_ADMIN)),
+    ("coupon_issue_bulk", Roles(STAFF_ADMIN)),
+    ("coupon_promo_create", Roles(STAFF_ADMIN)),
+    ("coupon_issue_personal", Roles(STAFF_ADMIN)),
+    ("coupon_preview", Roles(COUNTER)),
+    ("me_coupons", Roles(MEMBER)),
 ];
 
 fn access(operation_id: &str) -> Access {
