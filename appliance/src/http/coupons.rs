@@ -20,7 +20,7 @@ use super::dto::{Text, bonus, kopecks, parse_id};
 use crate::auth::{BearerAuth, Role};
 use crate::problem::ApiError;
 use crate::state::AppState;
-use krug::coupon::{CouponKind, CouponScope, Validity};
+use krug::coupon::{CouponKind, CouponScope, CouponTerms, Validity};
 
 /// Coupon endpoints.
 pub struct CouponsApi;
@@ -158,7 +158,7 @@ pub struct TemplateResponse {
 
 impl From<krug::CouponTemplateView> for TemplateResponse {
     fn from(v: krug::CouponTemplateView) -> TemplateResponse {
-        let t = v.template;
+        let (funded_by, owner, t) = (v.template.funded_by, v.template.owner, v.template.terms);
         let (kind, percent_bps, amount_kopecks, gift) = match t.kind {
             CouponKind::PercentOff { rate } => (CouponKindName::PercentOff, Some(rate.get()), None, None),
             CouponKind::FixedOff { amount } => (CouponKindName::FixedOff, None, Some(amount.get()), None),
@@ -190,8 +190,8 @@ impl From<krug::CouponTemplateView> for TemplateResponse {
             per_member_limit: t.per_member_limit,
             global_limit: t.global_limit,
             stackable: t.stackable,
-            funded_by: t.funded_by.map(|b| b.to_string()),
-            owner_business: t.owner.map(|b| b.to_string()),
+            funded_by: funded_by.map(|b| b.to_string()),
+            owner_business: owner.map(|b| b.to_string()),
             uses: v.uses,
             revoked: v.revoked,
             created_at: v.created_at,
@@ -383,7 +383,7 @@ fn author(auth: &BearerAuth) -> Result<(&krug::types::TenantId, krug::CouponAuth
     Ok((tenant, author))
 }
 
-fn template_from(req: &TemplateRequest, author: &krug::CouponAuthor) -> Result<krug::NewCouponTemplate, ApiError> {
+fn template_from(req: &TemplateRequest, author: &krug::CouponAuthor) -> Result<CouponTerms, ApiError> {
     let amount = |field: &str| -> Result<i64, ApiError> {
         req.amount_kopecks.ok_or_else(|| ApiError::invalid(field, "is required for this kind"))
     };
@@ -426,7 +426,7 @@ fn template_from(req: &TemplateRequest, author: &krug::CouponAuthor) -> Result<k
         (None, None, Some(days)) => Validity::DaysFromIssue(days),
         _ => return Err(ApiError::invalid("valid_days", "give either valid_from and valid_until, or valid_days")),
     };
-    Ok(krug::NewCouponTemplate {
+    Ok(CouponTerms {
         code: req.code.0.clone(),
         name: req.name.0.clone(),
         kind,
@@ -468,13 +468,13 @@ impl CouponsApi {
         let (tenant, author) = author(&auth)?;
         let new = template_from(&body, &author)?;
         let view = state.krug.create_coupon_template(tenant, &author, new).await?;
-        let detail = serde_json::json!({ "template": view.template.code });
+        let detail = serde_json::json!({ "template": view.template.terms.code });
         super::audit(
             &state,
             tenant,
             auth.0.actor(),
             "coupon.template_create",
-            format!("coupon_template:{}", view.template.code),
+            format!("coupon_template:{}", view.template.terms.code),
             detail,
             remote,
         )

@@ -30,7 +30,7 @@ pub use facade::{
 };
 pub use facade::{
     AppliedCoupon, CouponAuthor, CouponPreview, CouponTemplateView, IssuedBatch, IssuedCoupon, MAX_BULK, MemberCoupon,
-    MemberCouponStatus, NewCouponTemplate, NewPromoCode, PreviewCoupon,
+    MemberCouponStatus, NewPromoCode, PreviewCoupon,
 };
 pub use facade::{
     BusinessClient, CatalogueEntry, ClientQuery, Page, PageItem, PurchaseQuery, PurchaseRecord, TenantSummary,

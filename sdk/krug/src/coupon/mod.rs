@@ -9,7 +9,7 @@ pub mod policy;
 
 pub use code::{ALPHABET, CodeError, CouponCode, GENERATED_LEN, RANDOM_CHARS};
 pub use model::{
-    Coupon, CouponKind, CouponPolicy, CouponScope, CouponSource, CouponTemplate, MAX_VALID_DAYS, RestoreOnRefund,
-    TemplateProblem, Validity,
+    Coupon, CouponKind, CouponPolicy, CouponScope, CouponSource, CouponTemplate, CouponTerms, MAX_VALID_DAYS,
+    RestoreOnRefund, TemplateProblem, Validity,
 };
 pub use policy::{Attempt, CouponEffect, CouponError, Usage, describe, evaluate, rubles};

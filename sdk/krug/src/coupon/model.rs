@@ -85,9 +85,9 @@ impl Validity {
     }
 }
 
-/// A coupon template: what its coupons do, where, when, and how often.
+/// What a template's coupons do, where, when and how often: the terms its author sets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CouponTemplate {
+pub struct CouponTerms {
     /// The template's slug, unique in the tenant (`mindal-10`).
     pub code: String,
     /// A short name for staff lists.
@@ -106,6 +106,14 @@ pub struct CouponTemplate {
     pub global_limit: Option<u32>,
     /// Whether it combines with paying by bonuses in the same purchase.
     pub stackable: bool,
+}
+
+/// A coupon template: its terms, and who funds and manages it (set from its author, never
+/// from the terms).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CouponTemplate {
+    /// What its coupons do.
+    pub terms: CouponTerms,
     /// Who pays for the discount or the bonus (settlement): a business, or the ecosystem
     /// (`None`) for operator templates.
     pub funded_by: Option<BusinessId>,
@@ -129,8 +137,8 @@ fn problem(field: &'static str, message: impl Into<String>) -> TemplateProblem {
 /// The longest validity by days (ten years).
 pub const MAX_VALID_DAYS: u32 = 3_650;
 
-impl CouponTemplate {
-    /// Checks a template's own consistency (the facade checks the business and category exist).
+impl CouponTerms {
+    /// Checks the terms' own consistency (the facade checks the business and category exist).
     pub fn check(&self) -> Result<(), TemplateProblem> {
         let slug_ok = (2..=40).contains(&self.code.len())
             && self.code.chars().next().is_some_and(|c| c.is_ascii_lowercase())

@@ -11,7 +11,7 @@
 
 use time::{Date, OffsetDateTime};
 
-use super::model::{Coupon, CouponKind, CouponScope, CouponTemplate};
+use super::model::{Coupon, CouponKind, CouponScope, CouponTerms};
 use crate::types::{Bonus, BusinessId, Category, Kopecks, MemberId, Rounding};
 
 /// Why a coupon was refused. Each has its own stable code (see [`CouponError::code`]).
@@ -165,7 +165,7 @@ pub struct CouponEffect {
 /// a fixed order, so a coupon that fails several rules always gives the same refusal: revoked,
 /// not yours, used up, validity, place, minimum, stacking, template limits.
 pub fn evaluate(
-    template: &CouponTemplate,
+    template: &CouponTerms,
     coupon: &Coupon,
     usage: Usage,
     attempt: &Attempt<'_>,
@@ -263,7 +263,7 @@ fn date(d: Date) -> String {
 /// (a template whose coupons count days from issue) the validity is said in days.
 /// `business_name` names a business as members know it.
 pub fn describe(
-    template: &CouponTemplate,
+    template: &CouponTerms,
     last_day: Option<Date>,
     business_name: &dyn Fn(&BusinessId) -> String,
 ) -> String {
@@ -310,8 +310,8 @@ mod tests {
         BusinessId::parse(s).unwrap()
     }
 
-    fn template(kind: CouponKind) -> CouponTemplate {
-        CouponTemplate {
+    fn template(kind: CouponKind) -> CouponTerms {
+        CouponTerms {
             code: "mindal-10".into(),
             name: "Ten off".into(),
             kind,
@@ -321,8 +321,6 @@ mod tests {
             per_member_limit: Some(1),
             global_limit: Some(100),
             stackable: false,
-            funded_by: Some(biz("mindal")),
-            owner: Some(biz("mindal")),
         }
     }
 
@@ -345,13 +343,7 @@ mod tests {
         (biz("mindal"), Category::parse("beauty_salon").unwrap(), Kopecks::new(amount).unwrap())
     }
 
-    fn run(
-        t: &CouponTemplate,
-        c: &Coupon,
-        usage: Usage,
-        amount: i64,
-        redeem: i64,
-    ) -> Result<CouponEffect, CouponError> {
+    fn run(t: &CouponTerms, c: &Coupon, usage: Usage, amount: i64, redeem: i64) -> Result<CouponEffect, CouponError> {
         let (b, cat, amount) = attempt(amount);
         let a = Attempt {
             member: Some(MemberId::from_uuid(uuid::Uuid::nil())),
@@ -364,7 +356,7 @@ mod tests {
         evaluate(t, c, usage, &a)
     }
 
-    fn percent10() -> CouponTemplate {
+    fn percent10() -> CouponTerms {
         template(CouponKind::PercentOff { rate: Bps::new(1_000).unwrap() })
     }
 
@@ -390,10 +382,10 @@ mod tests {
         assert!(matches!(run(&t, &late, Usage::default(), 150_000, 0), Err(CouponError::Expired { .. })));
         let early = Coupon { valid_from: datetime!(2026-03-10 12:00:01 UTC), ..coupon() };
         assert!(matches!(run(&t, &early, Usage::default(), 150_000, 0), Err(CouponError::NotYetValid { .. })));
-        let elsewhere = CouponTemplate { scope: CouponScope::Business(biz("skinerica")), ..percent10() };
+        let elsewhere = CouponTerms { scope: CouponScope::Business(biz("skinerica")), ..percent10() };
         assert_eq!(run(&elsewhere, &coupon(), Usage::default(), 150_000, 0), Err(CouponError::NotValidHere));
         let other_category =
-            CouponTemplate { scope: CouponScope::Category(Category::parse("dentistry").unwrap()), ..percent10() };
+            CouponTerms { scope: CouponScope::Category(Category::parse("dentistry").unwrap()), ..percent10() };
         assert_eq!(run(&other_category, &coupon(), Usage::default(), 150_000, 0), Err(CouponError::NotValidHere));
         let theirs = Coupon { member: Some(MemberId::from_uuid(uuid::Uuid::max())), ..coupon() };
         assert_eq!(run(&t, &theirs, Usage::default(), 150_000, 0), Err(CouponError::NotYours));
@@ -403,7 +395,7 @@ mod tests {
 
     #[test]
     fn fixed_discount_leaves_at_least_a_kopeck_and_bonus_and_gift_take_nothing_off() {
-        let fixed = CouponTemplate {
+        let fixed = CouponTerms {
             min_purchase: Kopecks::ZERO,
             ..template(CouponKind::FixedOff { amount: Kopecks::rubles(500).unwrap() })
         };
@@ -428,7 +420,7 @@ mod tests {
             words,
             "10 % off at Миндаль, purchases from 1,000 ₽, not combined with paying by bonuses, once per member, until 12 Dec 2026"
         );
-        let any = CouponTemplate {
+        let any = CouponTerms {
             scope: CouponScope::Any,
             min_purchase: Kopecks::ZERO,
             stackable: true,
@@ -448,7 +440,7 @@ mod tests {
         #[test]
         fn a_discount_always_leaves_something_to_charge(amount in 1i64..10_000_000_000, bps in 1u16..=10_000, fixed in 1i64..10_000_000) {
             for kind in [CouponKind::PercentOff { rate: Bps::new(bps).unwrap() }, CouponKind::FixedOff { amount: Kopecks::new(fixed).unwrap() }] {
-                let t = CouponTemplate { min_purchase: Kopecks::ZERO, ..template(kind) };
+                let t = CouponTerms { min_purchase: Kopecks::ZERO, ..template(kind) };
                 let e = run(&t, &coupon(), Usage::default(), amount, 0).unwrap();
                 prop_assert!(e.discount < Kopecks::new(amount).unwrap());
             }

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::Krug;
 use super::purchases::PurchaseInput;
 use crate::coupon::{
-    Attempt, Coupon, CouponCode, CouponError, CouponKind, CouponScope, CouponSource, CouponTemplate, RestoreOnRefund,
+    Attempt, Coupon, CouponCode, CouponError, CouponScope, CouponSource, CouponTemplate, CouponTerms, RestoreOnRefund,
     Usage, Validity, describe, evaluate,
 };
 use crate::error::{Error, Result};
@@ -62,29 +62,6 @@ impl CouponAuthor {
             CouponAuthor::Operator => "operator".to_owned(),
         }
     }
-}
-
-/// A new coupon template.
-#[derive(Debug, Clone)]
-pub struct NewCouponTemplate {
-    /// Slug, unique in the tenant (`mindal-10`).
-    pub code: String,
-    /// Short name for staff lists.
-    pub name: String,
-    /// What it does.
-    pub kind: CouponKind,
-    /// Where it applies; an owner's template must be scoped to his business.
-    pub scope: CouponScope,
-    /// When its coupons are valid.
-    pub validity: Validity,
-    /// Smallest purchase total it applies to.
-    pub min_purchase: Kopecks,
-    /// Most redemptions per member (`None`: no limit).
-    pub per_member_limit: Option<u32>,
-    /// Most redemptions in total (`None`: no limit).
-    pub global_limit: Option<u32>,
-    /// Whether it combines with paying by bonuses.
-    pub stackable: bool,
 }
 
 /// A template as its manager sees it: aggregate use only, never who used it.
@@ -296,18 +273,18 @@ fn last_day(config: &TenantConfig, until: OffsetDateTime) -> time::Date {
     config.local_date(until - Duration::microseconds(1))
 }
 
-fn rules(config: &TenantConfig, template: &CouponTemplate, until: Option<OffsetDateTime>) -> String {
+fn rules(config: &TenantConfig, template: &CouponTerms, until: Option<OffsetDateTime>) -> String {
     let name = |b: &BusinessId| config.business(b).map_or_else(|| b.to_string(), |x| x.name.clone());
     describe(template, until.map(|u| last_day(config, u)), &name)
 }
 
 fn view(config: &TenantConfig, row: TemplateRow) -> CouponTemplateView {
-    let until = match row.template.validity {
+    let until = match row.template.terms.validity {
         Validity::Dates { until, .. } => Some(until),
         Validity::DaysFromIssue(_) => None,
     };
     CouponTemplateView {
-        rules: rules(config, &row.template, until),
+        rules: rules(config, &row.template.terms, until),
         uses: row.uses,
         revoked: row.revoked_at.is_some(),
         created_at: row.created_at,
@@ -323,7 +300,7 @@ impl Krug {
         &self,
         tenant: &TenantId,
         author: &CouponAuthor,
-        new: NewCouponTemplate,
+        new: CouponTerms,
     ) -> Result<CouponTemplateView> {
         let t = self.tenant(tenant)?;
         let config = &t.config;
@@ -354,20 +331,8 @@ impl Krug {
             }
             _ => {}
         }
-        let template = CouponTemplate {
-            code: new.code,
-            name: new.name,
-            kind: new.kind,
-            scope: new.scope,
-            validity: new.validity,
-            min_purchase: new.min_purchase,
-            per_member_limit: new.per_member_limit,
-            global_limit: new.global_limit,
-            stackable: new.stackable,
-            funded_by,
-            owner,
-        };
-        template.check().map_err(|p| Error::InvalidInput { field: p.field, message: p.message })?;
+        new.check().map_err(|p| Error::InvalidInput { field: p.field, message: p.message })?;
+        let template = CouponTemplate { terms: new, funded_by, owner };
         let now = self.now();
         let mut tx = self.begin(tenant).await?;
         tx.insert_coupon_template(&template, &author.name(), now).await.map_err(|e| match e {
@@ -375,7 +340,7 @@ impl Krug {
             other => Error::Store(other),
         })?;
         tx.commit().await?;
-        tracing::info!(tenant = %tenant, template = %template.code, author = %author.name(), "coupon template created");
+        tracing::info!(tenant = %tenant, template = %template.terms.code, author = %author.name(), "coupon template created");
         let row = TemplateRow { template, uses: 0, revoked_at: None, created_at: now };
         Ok(view(config, row))
     }
@@ -444,7 +409,7 @@ impl Krug {
         let now = self.now();
         let mut tx = self.begin(tenant).await?;
         let row = self.managed_template(&mut tx, author, template).await?;
-        let (valid_from, valid_until) = row.template.validity.window(now);
+        let (valid_from, valid_until) = row.template.terms.validity.window(now);
         let batch = self.inner.ids.next_uuid();
         let issue = Issue {
             template,
@@ -497,7 +462,7 @@ impl Krug {
         let now = self.now();
         let mut tx = self.begin(tenant).await?;
         let row = self.managed_template(&mut tx, author, &promo.template).await?;
-        let (valid_from, valid_until) = row.template.validity.window(now);
+        let (valid_from, valid_until) = row.template.terms.validity.window(now);
         let issue = Issue {
             template: &promo.template,
             member: None,
@@ -566,7 +531,7 @@ impl Krug {
             return Err(CouponError::Revoked.into());
         }
         tx.account(member).await.map_err(super::purchases::not_found(Error::MemberNotFound))?;
-        let (valid_from, valid_until) = row.template.validity.window(now);
+        let (valid_from, valid_until) = row.template.terms.validity.window(now);
         let issue =
             Issue { template, member: Some(member), source, batch: None, max_uses: Some(1), valid_from, valid_until };
         let code = insert_one(tx, issue, now).await?;
@@ -632,10 +597,10 @@ impl Krug {
             redeem: p.redeem,
             now,
         };
-        let effect = evaluate(&row.template, &coupon, Usage { template_uses: row.uses, member_uses }, &attempt)?;
+        let effect = evaluate(&row.template.terms, &coupon, Usage { template_uses: row.uses, member_uses }, &attempt)?;
         Ok(CouponPreview {
             charged: p.amount.checked_sub(effect.discount).ok_or_else(overflow)?,
-            rules: rules(config, &row.template, Some(coupon.valid_until)),
+            rules: rules(config, &row.template.terms, Some(coupon.valid_until)),
             code,
             template: coupon.template,
             discount: effect.discount,
@@ -673,7 +638,7 @@ impl Krug {
                 MemberCouponStatus::Active
             };
             out.push(MemberCoupon {
-                rules: rules(config, &row.template, Some(coupon.valid_until)),
+                rules: rules(config, &row.template.terms, Some(coupon.valid_until)),
                 code: coupon.code,
                 template: coupon.template,
                 status,
@@ -713,7 +678,7 @@ impl Krug {
             redeem: input.redeem,
             now,
         };
-        let effect = evaluate(&row.template, &coupon, usage, &attempt)?;
+        let effect = evaluate(&row.template.terms, &coupon, usage, &attempt)?;
         Ok(Some(CouponUse { code: coupon.code, template: row.template, effect }))
     }
 
@@ -755,7 +720,7 @@ impl Krug {
             &NewRedemption {
                 id: ctx.ids.next_uuid(),
                 code: &used.code,
-                template: &used.template.code,
+                template: &used.template.terms.code,
                 member: input.member,
                 business: input.business,
                 purchase,
@@ -769,7 +734,7 @@ impl Krug {
         .await?;
         Ok(Some(AppliedCoupon {
             code: used.code,
-            template: used.template.code,
+            template: used.template.terms.code,
             discount: used.effect.discount,
             bonus: used.effect.bonus,
             gift: used.effect.gift,

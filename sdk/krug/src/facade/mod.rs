@@ -19,7 +19,7 @@ pub use commands::{
 };
 pub use coupons::{
     AppliedCoupon, CouponAuthor, CouponPreview, CouponTemplateView, IssuedBatch, IssuedCoupon, MAX_BULK, MemberCoupon,
-    MemberCouponStatus, NewCouponTemplate, NewPromoCode, PreviewCoupon,
+    MemberCouponStatus, NewPromoCode, PreviewCoupon,
 };
 pub use identity::{hash_secret, verify_secret};
 pub use scan::{QrProvisioning, Scan};

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{StoreError, TenantTx, Tx, from_ts, on, parse, ts};
-use crate::coupon::{Coupon, CouponCode, CouponKind, CouponScope, CouponSource, CouponTemplate, Validity};
+use crate::coupon::{Coupon, CouponCode, CouponKind, CouponScope, CouponSource, CouponTemplate, CouponTerms, Validity};
 use crate::types::{Bonus, Bps, BusinessId, Category, EntryId, Kopecks, LotId, MemberId, PurchaseId};
 
 /// A template as stored, with its use count and whether it was revoked.
@@ -152,15 +152,17 @@ fn template_from(row: TemplateTuple) -> Result<TemplateRow, StoreError> {
     let business = |v: Option<String>| v.map(|b| parse("business", BusinessId::parse(&b))).transpose();
     Ok(TemplateRow {
         template: CouponTemplate {
-            code,
-            name,
-            kind,
-            scope,
-            validity,
-            min_purchase: parse("min purchase", Kopecks::new(min_purchase))?,
-            per_member_limit: opt_count("per-member limit", per_member_limit)?,
-            global_limit: opt_count("global limit", global_limit)?,
-            stackable,
+            terms: CouponTerms {
+                code,
+                name,
+                kind,
+                scope,
+                validity,
+                min_purchase: parse("min purchase", Kopecks::new(min_purchase))?,
+                per_member_limit: opt_count("per-member limit", per_member_limit)?,
+                global_limit: opt_count("global limit", global_limit)?,
+                stackable,
+            },
             funded_by: business(funded_by)?,
             owner: business(owner)?,
         },
@@ -218,6 +220,7 @@ impl TenantTx {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
+        let (funded_by, owner, t) = (&t.funded_by, &t.owner, &t.terms);
         let (value, gift) = match &t.kind {
             CouponKind::PercentOff { rate } => (i64::from(rate.get()), None),
             CouponKind::FixedOff { amount } => (amount.get(), None),
@@ -254,8 +257,8 @@ impl TenantTx {
         .bind(t.per_member_limit.map(i64::from))
         .bind(t.global_limit.map(i64::from))
         .bind(t.stackable)
-        .bind(t.funded_by.as_ref().map(BusinessId::as_str))
-        .bind(t.owner.as_ref().map(BusinessId::as_str))
+        .bind(funded_by.as_ref().map(BusinessId::as_str))
+        .bind(owner.as_ref().map(BusinessId::as_str))
         .bind(created_by)
         .bind(ts(now))
         .execute(c).await.map(|_| ()))?;
@@ -461,14 +464,11 @@ impl TenantTx {
         self.count_coupon_use(r.code, r.template, 1).await
     }
 
-    /// Adds `delta` (±1) to the code's and the template's use counts.
+    /// Adds `delta` (±1) to the template's and the code's use counts — the template row first,
+    /// the order every writer takes them in (a scan holds the template's lock before it touches
+    /// the code), so a refund and a scan of the same promo code cannot deadlock.
     async fn count_coupon_use(&mut self, code: &CouponCode, template: &str, delta: i64) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
-        on!(self, c => sqlx::query("UPDATE coupons SET uses = uses + $3 WHERE tenant_id = $1 AND code = $2")
-            .bind(&tenant)
-            .bind(code.as_str())
-            .bind(delta)
-            .execute(c).await.map(|_| ()))?;
         on!(self, c => sqlx::query(
             "UPDATE coupon_templates SET uses = uses + $3 WHERE tenant_id = $1 AND template_code = $2",
         )
@@ -476,6 +476,11 @@ impl TenantTx {
         .bind(template)
         .bind(delta)
         .execute(c).await.map(|_| ()))?;
+        on!(self, c => sqlx::query("UPDATE coupons SET uses = uses + $3 WHERE tenant_id = $1 AND code = $2")
+            .bind(&tenant)
+            .bind(code.as_str())
+            .bind(delta)
+            .execute(c).await.map(|_| ()))?;
         Ok(())
     }
 

@@ -5,12 +5,11 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
-use krug::coupon::{CouponCode, CouponKind, CouponScope, Validity};
+use krug::coupon::{CouponCode, CouponKind, CouponScope, CouponTerms, Validity};
 use krug::ledger::Source;
 use krug::types::{Bonus, Bps, Category, Kopecks, MemberId, TenantId};
 use krug::{
-    CouponAuthor, Error, MemberCouponStatus, NewCouponTemplate, NewPromoCode, PreviewCoupon, Receipt, RecordPurchase,
-    RefundPurchase,
+    CouponAuthor, Error, MemberCouponStatus, NewPromoCode, PreviewCoupon, Receipt, RecordPurchase, RefundPurchase,
 };
 use krug_testkit::backend_test;
 use time::Duration;
@@ -30,8 +29,8 @@ fn at(business: &str) -> CouponScope {
 }
 
 /// A stackable template without limits, valid 30 days from issue.
-fn template(code: &str, kind: CouponKind, scope: CouponScope) -> NewCouponTemplate {
-    NewCouponTemplate {
+fn template(code: &str, kind: CouponKind, scope: CouponScope) -> CouponTerms {
+    CouponTerms {
         code: code.into(),
         name: format!("{code} template"),
         kind,
@@ -51,7 +50,7 @@ fn owner(business: &str) -> CouponAuthor {
 const OPERATOR: CouponAuthor = CouponAuthor::Operator;
 
 impl Env {
-    async fn create(&self, author: &CouponAuthor, t: NewCouponTemplate) {
+    async fn create(&self, author: &CouponAuthor, t: CouponTerms) {
         self.krug.create_coupon_template(&self.tenant, author, t).await.unwrap();
     }
 
@@ -199,21 +198,21 @@ backend_test!(
         let boris = env.member(2).await;
         env.buy(anna, "lisichkino", 10_000, "EARN").await;
         env.days(15);
-        let strict = NewCouponTemplate {
+        let strict = CouponTerms {
             min_purchase: rub(1_000),
             stackable: false,
             per_member_limit: Some(1),
             ..template("strict", percent(1_000), at("mindal"))
         };
         env.create(&owner("mindal"), strict).await;
-        let later = NewCouponTemplate {
+        let later = CouponTerms {
             validity: Validity::Dates { from: start() + Duration::days(100), until: start() + Duration::days(200) },
             ..template("later", percent(1_000), CouponScope::Any)
         };
         env.create(&OPERATOR, later).await;
         env.create(
             &OPERATOR,
-            NewCouponTemplate { global_limit: Some(1), ..template("one-only", percent(1_000), CouponScope::Any) },
+            CouponTerms { global_limit: Some(1), ..template("one-only", percent(1_000), CouponScope::Any) },
         )
         .await;
         env.create(&OPERATOR, template("revoked", percent(1_000), CouponScope::Any)).await;
@@ -272,7 +271,7 @@ backend_test!(
         let anna = env.member(1).await;
         env.create(
             &owner("mindal"),
-            NewCouponTemplate { min_purchase: rub(1_000), ..template("ten", percent(1_000), at("mindal")) },
+            CouponTerms { min_purchase: rub(1_000), ..template("ten", percent(1_000), at("mindal")) },
         )
         .await;
         let code = env.personal("ten", anna).await;
@@ -351,7 +350,7 @@ backend_test!(
         let env = env(db).await;
         env.create(
             &owner("mindal"),
-            NewCouponTemplate { per_member_limit: Some(1), ..template("spring", percent(1_000), at("mindal")) },
+            CouponTerms { per_member_limit: Some(1), ..template("spring", percent(1_000), at("mindal")) },
         )
         .await;
         let promo = NewPromoCode { template: "spring".into(), code: Some("vesna-2026".into()), max_uses: Some(10) };
@@ -503,7 +502,7 @@ backend_test!(
             .await
             .unwrap()
             .into_iter()
-            .map(|t| t.template.code)
+            .map(|t| t.template.terms.code)
             .collect();
         assert_eq!(mindal, vec!["mine".to_owned()]);
         assert_eq!(env.krug.coupon_templates(&env.tenant, &OPERATOR).await.unwrap().len(), 2);
@@ -526,15 +525,12 @@ backend_test!(
             (OPERATOR, template("free", fixed(0), CouponScope::Any), "amount_kopecks"),
             (
                 OPERATOR,
-                NewCouponTemplate {
-                    validity: Validity::DaysFromIssue(0),
-                    ..template("days", percent(1), CouponScope::Any)
-                },
+                CouponTerms { validity: Validity::DaysFromIssue(0), ..template("days", percent(1), CouponScope::Any) },
                 "valid_days",
             ),
             (
                 OPERATOR,
-                NewCouponTemplate {
+                CouponTerms {
                     validity: Validity::Dates { from: start(), until: start() },
                     ..template("dates", percent(1), CouponScope::Any)
                 },
@@ -542,7 +538,7 @@ backend_test!(
             ),
             (
                 OPERATOR,
-                NewCouponTemplate { global_limit: Some(0), ..template("limit", percent(1), CouponScope::Any) },
+                CouponTerms { global_limit: Some(0), ..template("limit", percent(1), CouponScope::Any) },
                 "global_limit",
             ),
         ];
@@ -568,7 +564,7 @@ backend_test!(
         let env = env(db).await;
         let anna = env.member(1).await;
         let until = time::macros::datetime!(2026-12-13 00:00 +3);
-        let dated = NewCouponTemplate {
+        let dated = CouponTerms {
             validity: Validity::Dates { from: start(), until: until.to_offset(time::UtcOffset::UTC) },
             min_purchase: rub(1_000),
             ..template("mindal-10", percent(1_000), at("mindal"))
@@ -576,10 +572,7 @@ backend_test!(
         env.create(&owner("mindal"), dated).await;
         env.create(
             &OPERATOR,
-            NewCouponTemplate {
-                validity: Validity::DaysFromIssue(7),
-                ..template("week", fixed(100), CouponScope::Any)
-            },
+            CouponTerms { validity: Validity::DaysFromIssue(7), ..template("week", fixed(100), CouponScope::Any) },
         )
         .await;
         let active = env.personal("mindal-10", anna).await;
