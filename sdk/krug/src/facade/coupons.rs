@@ -409,7 +409,7 @@ impl Krug {
         let now = self.now();
         let mut tx = self.begin(tenant).await?;
         let row = self.managed_template(&mut tx, author, template).await?;
-        let (valid_from, valid_until) = row.template.terms.validity.window(now);
+        let (valid_from, valid_until) = issuable(&row, now)?;
         let batch = self.inner.ids.next_uuid();
         let issue = Issue {
             template,
@@ -462,7 +462,7 @@ impl Krug {
         let now = self.now();
         let mut tx = self.begin(tenant).await?;
         let row = self.managed_template(&mut tx, author, &promo.template).await?;
-        let (valid_from, valid_until) = row.template.terms.validity.window(now);
+        let (valid_from, valid_until) = issuable(&row, now)?;
         let issue = Issue {
             template: &promo.template,
             member: None,
@@ -531,7 +531,7 @@ impl Krug {
             return Err(CouponError::Revoked.into());
         }
         tx.account(member).await.map_err(super::purchases::not_found(Error::MemberNotFound))?;
-        let (valid_from, valid_until) = row.template.terms.validity.window(now);
+        let (valid_from, valid_until) = issuable(&row, now)?;
         let issue =
             Issue { template, member: Some(member), source, batch: None, max_uses: Some(1), valid_from, valid_until };
         let code = insert_one(tx, issue, now).await?;
@@ -783,6 +783,16 @@ impl Krug {
         }
         Ok(out)
     }
+}
+
+/// The validity window of a coupon issued now; a template whose fixed dates have passed issues
+/// nothing ([`CouponError::Expired`]): its codes could never be used.
+fn issuable(row: &TemplateRow, now: OffsetDateTime) -> Result<(OffsetDateTime, OffsetDateTime)> {
+    let (from, until) = row.template.terms.validity.window(now);
+    if until <= now {
+        return Err(CouponError::Expired { until }.into());
+    }
+    Ok((from, until))
 }
 
 /// Inserts one generated code, drawing again on the (rare) clash with an existing code.

@@ -593,3 +593,50 @@ backend_test!(
         assert!(env.krug.member_coupons(&env.tenant, boris).await.unwrap().is_empty());
     }
 );
+
+backend_test!(
+    async fn a_clinic_coupons_use_reaches_no_other_partner_and_no_one_sees_who_used_it(db: TestDb) {
+        let env = env(db).await;
+        let anna = env.member(1).await;
+        env.create(&owner("stim-center"), template("checkup", fixed(500), at("stim-center"))).await;
+        let code = env.personal("checkup", anna).await;
+        // A clinic purchase needs her medical consent first, coupon or not; the refusal writes nothing.
+        let e = env.buy_with(anna, "stim-center", 3_000, "D-1", &code).await.unwrap_err();
+        assert_eq!(code_of(&e), "medical_consent_required");
+        env.medical_consent(anna).await;
+        env.buy_with(anna, "stim-center", 3_000, "D-1", &code).await.unwrap();
+        // Other partners see neither the template nor its use; its owner and the operator see a
+        // count (the view carries no member at all).
+        for other in ["mindal", "skinerica", "millennium"] {
+            assert!(env.krug.coupon_templates(&env.tenant, &owner(other)).await.unwrap().is_empty());
+            let e = env.krug.coupon_template(&env.tenant, &owner(other), "checkup").await.unwrap_err();
+            assert_eq!(code_of(&e), "coupon_template_not_found");
+        }
+        let own = env.krug.coupon_template(&env.tenant, &owner("stim-center"), "checkup").await.unwrap();
+        assert_eq!(own.uses, 1);
+        assert_eq!(env.krug.coupon_template(&env.tenant, &OPERATOR, "checkup").await.unwrap().uses, 1);
+        // Nor is it usable at another partner.
+        let other_code = env.personal("checkup", anna).await;
+        let e = env.buy_with(anna, "mindal", 3_000, "M-1", &other_code).await.unwrap_err();
+        assert_eq!(code_of(&e), "coupon_not_valid_here");
+    }
+);
+
+backend_test!(
+    async fn a_template_whose_dates_have_passed_issues_nothing(db: TestDb) {
+        let env = env(db).await;
+        let anna = env.member(1).await;
+        let short = CouponTerms {
+            validity: Validity::Dates { from: start(), until: start() + Duration::days(1) },
+            ..template("short", percent(1_000), CouponScope::Any)
+        };
+        env.create(&OPERATOR, short).await;
+        env.days(2);
+        let before = env.all_counts().await;
+        let e = env.krug.issue_coupon(&env.tenant, &OPERATOR, "short", anna).await.unwrap_err();
+        assert_eq!(code_of(&e), "coupon_expired");
+        let e = env.krug.issue_coupons(&env.tenant, &OPERATOR, "short", 10).await.unwrap_err();
+        assert_eq!(code_of(&e), "coupon_expired");
+        assert_eq!(env.all_counts().await, before);
+    }
+);
