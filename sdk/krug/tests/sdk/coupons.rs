@@ -640,3 +640,32 @@ backend_test!(
         assert_eq!(env.all_counts().await, before);
     }
 );
+
+backend_test!(
+    async fn a_template_limit_of_5_holds_across_30_concurrent_purchases_with_different_codes(db: TestDb) {
+        let env = env(db).await;
+        env.create(
+            &owner("mindal"),
+            CouponTerms { global_limit: Some(5), ..template("few", fixed(100), at("mindal")) },
+        )
+        .await;
+        let batch = env.krug.issue_coupons(&env.tenant, &owner("mindal"), "few", 30).await.unwrap();
+        let mut tasks = Vec::new();
+        for (i, code) in batch.codes.iter().enumerate() {
+            let member = env.member(200 + u32::try_from(i).unwrap()).await;
+            let (krug, tenant) = (env.krug.clone(), env.tenant.clone());
+            let cmd = RecordPurchase::new(member, biz("mindal"), rub(1_000), format!("G-{i}")).coupon(code.as_str());
+            tasks.push(tokio::spawn(async move { krug.record_purchase(&tenant, cmd).await }));
+        }
+        let mut ok = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(_) => ok += 1,
+                Err(e) => assert_eq!(e.code(), "coupon_limit_reached"),
+            }
+        }
+        assert_eq!(ok, 5);
+        assert_eq!(scalar_i64(&env.db, "SELECT uses FROM coupon_templates WHERE template_code = 'few'").await, 5);
+        assert_eq!(scalar_i64(&env.db, "SELECT CAST(SUM(uses) AS BIGINT) FROM coupons").await, 5);
+    }
+);
