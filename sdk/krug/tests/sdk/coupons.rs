@@ -325,13 +325,12 @@ backend_test!(
     }
 );
 
-/// 50 members present one promo code limited to 10 uses at once.
-async fn promo_race(env: &Env, members: &[MemberId], code: &str) -> (usize, Vec<&'static str>) {
+/// Runs the purchases all at once: how many succeeded, and the codes of the refusals.
+async fn race(env: &Env, purchases: Vec<RecordPurchase>) -> (usize, Vec<&'static str>) {
     let mut tasks = Vec::new();
-    for (i, m) in members.iter().enumerate() {
+    for cmd in purchases {
         let krug = env.krug.clone();
         let tenant: TenantId = env.tenant.clone();
-        let cmd = RecordPurchase::new(*m, biz("mindal"), rub(1_000), format!("P-{i}")).coupon(code);
         tasks.push(tokio::spawn(async move { krug.record_purchase(&tenant, cmd).await }));
     }
     let mut ok = 0;
@@ -360,7 +359,12 @@ backend_test!(
         for n in 0..50 {
             members.push(env.member(100 + n).await);
         }
-        let (ok, refused) = promo_race(&env, &members, "Vesna 2026").await;
+        let purchases = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| RecordPurchase::new(*m, biz("mindal"), rub(1_000), format!("P-{i}")).coupon("Vesna 2026"))
+            .collect();
+        let (ok, refused) = race(&env, purchases).await;
         assert_eq!(ok, 10);
         assert!(refused.iter().all(|c| *c == "coupon_limit_reached"), "{refused:?}");
         assert_eq!(scalar_i64(&env.db, "SELECT uses FROM coupons WHERE code = 'VESNA2026'").await, 10);
@@ -650,21 +654,15 @@ backend_test!(
         )
         .await;
         let batch = env.krug.issue_coupons(&env.tenant, &owner("mindal"), "few", 30).await.unwrap();
-        let mut tasks = Vec::new();
+        let mut purchases = Vec::new();
         for (i, code) in batch.codes.iter().enumerate() {
             let member = env.member(200 + u32::try_from(i).unwrap()).await;
-            let (krug, tenant) = (env.krug.clone(), env.tenant.clone());
-            let cmd = RecordPurchase::new(member, biz("mindal"), rub(1_000), format!("G-{i}")).coupon(code.as_str());
-            tasks.push(tokio::spawn(async move { krug.record_purchase(&tenant, cmd).await }));
+            purchases
+                .push(RecordPurchase::new(member, biz("mindal"), rub(1_000), format!("G-{i}")).coupon(code.as_str()));
         }
-        let mut ok = 0;
-        for t in tasks {
-            match t.await.unwrap() {
-                Ok(_) => ok += 1,
-                Err(e) => assert_eq!(e.code(), "coupon_limit_reached"),
-            }
-        }
+        let (ok, refused) = race(&env, purchases).await;
         assert_eq!(ok, 5);
+        assert!(refused.iter().all(|c| *c == "coupon_limit_reached"), "{refused:?}");
         assert_eq!(scalar_i64(&env.db, "SELECT uses FROM coupon_templates WHERE template_code = 'few'").await, 5);
         assert_eq!(scalar_i64(&env.db, "SELECT CAST(SUM(uses) AS BIGINT) FROM coupons").await, 5);
     }
