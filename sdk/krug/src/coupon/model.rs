@@ -1,6 +1,6 @@
-//! Coupon templates and issued coupons as the engine sees them. A template is valid by
-//! construction ([`CouponTemplate::check`] is the one gate); an issued coupon carries its own
-//! validity window, computed once at issue.
+//! Coupon templates and issued coupons as the engine sees them. The facade stores a template only
+//! after [`CouponTerms::check`] (the one gate for its own consistency); an issued coupon carries
+//! its own validity window, computed once at issue.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

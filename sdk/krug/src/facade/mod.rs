@@ -3,6 +3,7 @@
 //! decision in one transaction together with its idempotency record.
 
 mod commands;
+mod coupon_types;
 mod coupons;
 mod identity;
 mod ledger;
@@ -17,10 +18,11 @@ pub use commands::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, MemberProfile,
     Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
 };
-pub use coupons::{
-    AppliedCoupon, CouponAuthor, CouponPreview, CouponTemplateView, IssuedBatch, IssuedCoupon, MAX_BULK, MemberCoupon,
+pub use coupon_types::{
+    AppliedCoupon, CouponAuthor, CouponPreview, CouponTemplateView, IssuedBatch, IssuedCoupon, MemberCoupon,
     MemberCouponStatus, NewPromoCode, PreviewCoupon,
 };
+pub use coupons::MAX_BULK;
 pub use identity::{hash_secret, verify_secret};
 pub use scan::{QrProvisioning, Scan};
 pub use sessions::Session;
