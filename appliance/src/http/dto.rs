@@ -119,6 +119,39 @@ pub struct Receipt {
     pub balance: Balance,
     /// When it was recorded.
     pub recorded_at: OffsetDateTime,
+    /// The coupon applied, if any.
+    pub coupon: Option<AppliedCoupon>,
+}
+
+/// The coupon a purchase used. The purchase counts (toward tiers, refunds) at
+/// `amount_kopecks − discount_kopecks`.
+#[derive(Debug, Clone, Object)]
+pub struct AppliedCoupon {
+    /// The code as people read it.
+    pub code: String,
+    /// Its template.
+    pub template: String,
+    /// Off the receipt total, kopecks.
+    pub discount_kopecks: i64,
+    /// Bonus credited (pending like cashback).
+    pub bonus_kopecks: i64,
+    /// The gift handed over.
+    pub gift: Option<String>,
+    /// Who funds it; absent: the ecosystem.
+    pub funded_by: Option<String>,
+}
+
+impl From<&krug::AppliedCoupon> for AppliedCoupon {
+    fn from(c: &krug::AppliedCoupon) -> AppliedCoupon {
+        AppliedCoupon {
+            code: c.code.display(),
+            template: c.template.clone(),
+            discount_kopecks: c.discount.get(),
+            bonus_kopecks: c.bonus.get(),
+            gift: c.gift.clone(),
+            funded_by: c.funded_by.as_ref().map(ToString::to_string),
+        }
+    }
 }
 
 impl From<&krug::Receipt> for Receipt {
@@ -141,6 +174,7 @@ impl From<&krug::Receipt> for Receipt {
             budget_contribution_kopecks: r.budget_contribution.get(),
             balance: Balance::from(&r.balance),
             recorded_at: r.recorded_at,
+            coupon: r.coupon.as_ref().map(AppliedCoupon::from),
         }
     }
 }
@@ -169,6 +203,7 @@ impl Example for Receipt {
             budget_contribution_kopecks: 9_000,
             balance: Balance::example(),
             recorded_at: OffsetDateTime::UNIX_EPOCH,
+            coupon: None,
         }
     }
 }

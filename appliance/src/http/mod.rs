@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod business;
+pub mod coupons;
 pub mod dto;
 pub mod event_votes;
 pub mod events;
@@ -44,6 +45,8 @@ pub enum ApiTags {
     /// The events hub: events, registrations and tickets, check-in, members' proposals and
     /// votes, and the event budget.
     Events,
+    /// Coupon templates and codes (owner, operator) and the cashier's coupon preview.
+    Coupons,
 }
 
 /// The composed API.
@@ -59,6 +62,7 @@ pub type Api = (
     admin::AdminApi,
     events::EventsApi,
     event_votes::EventVotesApi,
+    coupons::CouponsApi,
 );
 
 /// The OpenAPI service (also what `krug openapi` prints).
@@ -76,6 +80,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             admin::AdminApi,
             events::EventsApi,
             event_votes::EventVotesApi,
+            coupons::CouponsApi,
         ),
         "Krug",
         env!("CARGO_PKG_VERSION"),

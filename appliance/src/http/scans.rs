@@ -33,6 +33,9 @@ pub struct ScanRequest {
     pub redeem_kopecks: Option<i64>,
     /// Book under another category of the tenant (default: the business's).
     pub category: Option<Text>,
+    /// A coupon or promo code to apply (case, spaces and dashes ignored). A refused coupon
+    /// refuses the whole scan with its own code (`coupon_expired`, …) and nothing is recorded.
+    pub coupon: Option<Text>,
 }
 
 impl Example for ScanRequest {
@@ -43,6 +46,7 @@ impl Example for ScanRequest {
             receipt_id: "till-3/2026-03-02/0042".into(),
             redeem_kopecks: Some(50_000),
             category: None,
+            coupon: None,
         }
     }
 }
@@ -86,6 +90,10 @@ pub struct RefundResponse {
     pub tier_after: Option<String>,
     /// The member's balance after the refund.
     pub balance: Balance,
+    /// Bonus of the purchase's bonus-grant coupon taken back.
+    pub coupon_bonus_reversed_kopecks: i64,
+    /// Whether the refund gave the purchase's coupon back (tenant policy).
+    pub coupon_restored: bool,
 }
 
 fn counter(auth: &BearerAuth) -> Result<(&krug::types::TenantId, &krug::types::BusinessId), ApiError> {
@@ -122,6 +130,9 @@ impl ScansApi {
                 krug::types::Category::parse(category).map_err(|e| ApiError::invalid("category", e.to_string()))?,
             );
         }
+        if let Some(coupon) = &body.coupon {
+            cmd = cmd.coupon(coupon.0.clone());
+        }
         let receipt = state.krug.scan(tenant, cmd).await?;
         state.metrics.scans.inc();
         state.metrics.accrued.inc_by(u64::try_from(receipt.cashback.get()).unwrap_or(0));
@@ -155,6 +166,8 @@ impl ScansApi {
             budget_reversed_kopecks: r.budget_reversed.get(),
             tier_after: r.tier_after.map(|t| t.to_string()),
             balance: Balance::from(&r.balance),
+            coupon_bonus_reversed_kopecks: r.coupon_bonus_reversed.get(),
+            coupon_restored: r.coupon_restored,
         }))
     }
 }

@@ -131,6 +131,16 @@ const ROLE_TABLE: &[(&str, Access)] = &[
     ("operator_budget_spend", Roles(OPERATOR)),
     ("operator_budget_ledger", Roles(OPERATOR)),
     ("operator_budget_ledger_csv", Roles(OPERATOR)),
+    // Coupon templates and codes: an owner for his business's templates, the operator for all.
+    ("coupon_template_create", Roles(STAFF_ADMIN)),
+    ("coupon_templates", Roles(STAFF_ADMIN)),
+    ("coupon_template_get", Roles(STAFF_ADMIN)),
+    ("coupon_template_revoke", Roles(STAFF_ADMIN)),
+    ("coupon_issue_bulk", Roles(STAFF_ADMIN)),
+    ("coupon_promo_create", Roles(STAFF_ADMIN)),
+    ("coupon_issue_personal", Roles(STAFF_ADMIN)),
+    ("coupon_preview", Roles(COUNTER)),
+    ("me_coupons", Roles(MEMBER)),
 ];
 
 /// Check-in and attendance: the venue's staff and the operator.

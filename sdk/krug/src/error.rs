@@ -1,6 +1,7 @@
 //! The SDK's error: every refusal a caller can cause is a typed variant with a stable code; what
 //! the caller cannot cause (the database failing) is one opaque `Store` variant.
 
+use crate::coupon::CouponError;
 use crate::ledger::LedgerError;
 use crate::pii::PiiError;
 use crate::status::StatusError;
@@ -132,6 +133,10 @@ pub enum Error {
     /// The events hub or the event budget refused (see [`crate::event::EventError::code`]).
     #[error(transparent)]
     Event(#[from] crate::event::EventError),
+    /// A coupon was refused, or a coupon template or code could not be found or created; each
+    /// refusal has its own code (`coupon_expired`, `coupon_not_valid_here`, …).
+    #[error(transparent)]
+    Coupon(#[from] CouponError),
     /// The store failed; not the caller's fault.
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
@@ -174,14 +179,17 @@ impl Error {
             Error::ConsentNotActive => "consent_not_active",
             Error::MedicalConsentRequired => "medical_consent_required",
             Error::Event(e) => e.code(),
+            Error::Coupon(e) => e.code(),
             Error::Pii(_) | Error::Store(_) => "internal",
         }
     }
 
     /// The HTTP status the code maps to: 4xx for what the caller can fix, 500 otherwise.
     pub fn http_status(&self) -> u16 {
-        if let Error::Event(e) = self {
-            return e.http_status();
+        match self {
+            Error::Event(e) => return e.http_status(),
+            Error::Coupon(e) => return e.http_status(),
+            _ => {}
         }
         match self.code() {
             "qr_malformed" => 400,

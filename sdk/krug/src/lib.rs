@@ -11,6 +11,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod budget;
+pub mod coupon;
 mod error;
 pub mod event;
 mod facade;
@@ -30,8 +31,9 @@ pub use facade::{
     StatusView,
 };
 pub use facade::{
-    BudgetSummary, ContributionStatement, EventActor, EventFunding, EventFundsLine, Moderation, NewEvent, NewProposal,
-    RegisterForEvent, budget_ledger_csv,
+    AppliedCoupon, BudgetSummary, ContributionStatement, CouponAuthor, CouponPreview, CouponTemplateView, EventActor,
+    EventFunding, EventFundsLine, IssuedBatch, IssuedCoupon, MAX_BULK, MemberCoupon, MemberCouponStatus, Moderation,
+    NewEvent, NewPromoCode, NewProposal, PreviewCoupon, RegisterForEvent, budget_ledger_csv,
 };
 pub use facade::{
     BusinessClient, CatalogueEntry, ClientQuery, Page, PageItem, PurchaseQuery, PurchaseRecord, TenantSummary,

@@ -60,6 +60,10 @@ pub struct RecordPurchase {
     pub at: Option<OffsetDateTime>,
     /// Bonuses to pay with (default none); within the available balance and the tenant's cap.
     pub redeem: Bonus,
+    /// A coupon or promo code to apply, as typed (case, spaces and dashes do not matter).
+    /// Left out of the request hash when absent, so purchases without one hash as before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coupon: Option<String>,
 }
 
 impl RecordPurchase {
@@ -73,7 +77,15 @@ impl RecordPurchase {
             receipt_id: receipt_id.into(),
             at: None,
             redeem: Bonus::ZERO,
+            coupon: None,
         }
+    }
+
+    /// Applies a coupon or promo code.
+    #[must_use]
+    pub fn coupon(mut self, code: impl Into<String>) -> Self {
+        self.coupon = Some(code.into());
+        self
     }
 
     /// Pays `bonus` of the purchase with bonuses.
@@ -113,7 +125,8 @@ pub struct Receipt {
     pub amount: Kopecks,
     /// Paid with bonuses.
     pub redeemed: Bonus,
-    /// Paid with money: `amount − redeemed`; cashback accrues on this part.
+    /// Paid with money: `amount − coupon discount − redeemed`; cashback and the event-budget
+    /// share accrue on this part.
     pub paid: Kopecks,
     /// Cashback credited (pending until `cashback_available_at`).
     pub cashback: Bonus,
@@ -137,6 +150,10 @@ pub struct Receipt {
     /// When it was recorded.
     #[serde(with = "time::serde::rfc3339")]
     pub recorded_at: OffsetDateTime,
+    /// The coupon applied, if any. The purchase is stored (and counts toward tiers, and is
+    /// refunded) at `amount − coupon.discount`.
+    #[serde(default)]
+    pub coupon: Option<super::AppliedCoupon>,
 }
 
 /// Refund (part of) a purchase.
@@ -173,6 +190,12 @@ pub struct RefundReceipt {
     pub tier_after: Option<TierCode>,
     /// The member's balance after the refund.
     pub balance: BalanceView,
+    /// Bonus of the purchase's bonus-grant coupon taken back (in proportion, like cashback).
+    #[serde(default)]
+    pub coupon_bonus_reversed: Bonus,
+    /// Whether this refund gave the purchase's coupon back (tenant policy `[coupons]`).
+    #[serde(default)]
+    pub coupon_restored: bool,
 }
 
 /// A manual bonus adjustment by an operator.

@@ -4,6 +4,8 @@
 
 mod budget;
 mod commands;
+mod coupon_types;
+mod coupons;
 mod events;
 mod identity;
 mod ledger;
@@ -20,6 +22,11 @@ pub use commands::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, MemberProfile,
     Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
 };
+pub use coupon_types::{
+    AppliedCoupon, CouponAuthor, CouponPreview, CouponTemplateView, IssuedBatch, IssuedCoupon, MemberCoupon,
+    MemberCouponStatus, NewPromoCode, PreviewCoupon,
+};
+pub use coupons::MAX_BULK;
 pub use events::{EventActor, NewEvent, RegisterForEvent};
 pub use identity::{hash_secret, verify_secret};
 pub use proposals::{Moderation, NewProposal};

@@ -80,6 +80,8 @@ pub(super) struct PurchaseInput<'a> {
     pub(super) scope: &'a str,
     /// The request hash of the command that carries the purchase.
     pub(super) hash: &'a str,
+    /// The coupon to apply, in normal form.
+    pub(super) coupon: Option<&'a crate::coupon::CouponCode>,
 }
 
 impl Krug {
@@ -98,6 +100,10 @@ impl Krug {
         if at > now + MAX_CLOCK_SKEW {
             return Err(Error::InvalidInput { field: "at", message: "must not be in the future".into() });
         }
+        // The coupon is hashed in normal form: "abcd-efgh" retried as "ABCDEFGH" is the same request.
+        let coupon = cmd.coupon.as_deref().map(|c| super::coupons::read_code("coupon", c)).transpose()?;
+        let mut cmd = cmd;
+        cmd.coupon = coupon.as_ref().map(|c| c.as_str().to_owned());
         let hash = request_hash(&cmd)?;
         let scope = purchase_scope(&cmd.business);
         // One retry: a concurrent request with the same key may win the insert; its stored
@@ -112,6 +118,7 @@ impl Krug {
             at,
             scope: &scope,
             hash: &hash,
+            coupon: coupon.as_ref(),
         };
         let mut attempt = 0;
         loop {
@@ -163,10 +170,15 @@ impl Krug {
             return Err(Error::MedicalConsentRequired);
         }
         let mut account = Account { lots: tx.load_lots(member, &[]).await?, debt: stored.debt };
+        // The coupon is decided first: its discount lowers what the member is charged, and so
+        // the redemption cap, the paid part, tier spend and the budget share (coupon/policy.rs).
+        let coupon = self.check_coupon_in(tx, input, now).await?;
+        let discount = coupon.as_ref().map_or(Kopecks::ZERO, super::coupons::CouponUse::discount);
+        let charged = input.amount.checked_sub(discount).ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
 
         let purchase = PurchaseId::generate(ids);
         let mut plan = Plan::default();
-        let cap = redemption_cap(input.amount, policy);
+        let cap = redemption_cap(charged, policy);
         if input.redeem > cap {
             return Err(Error::Ledger(crate::ledger::LedgerError::RedeemAboveCap { cap, requested: input.redeem }));
         }
@@ -185,15 +197,14 @@ impl Krug {
             Some(account.debit(&mut plan, debit, ctx)?)
         };
         let redeemed_money = input.redeem.as_kopecks().ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
-        let paid =
-            input.amount.checked_sub(redeemed_money).ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
+        let paid = charged.checked_sub(redeemed_money).ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
 
         // The purchase counts toward the tier it earns at (a crossing purchase earns the new rate).
         let window_start = config.tiers.window_start(now);
         let mut stats: SpendStats = tx.spend_stats(member, window_start).await?;
         if window_start.is_none_or(|start| input.at >= start) {
             stats.spend =
-                stats.spend.checked_add(input.amount).ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
+                stats.spend.checked_add(charged).ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
             stats.categories.insert(input.category.clone());
         }
         let decision = status::evaluate(&config.tiers, &stats, &stored.held, now);
@@ -217,6 +228,7 @@ impl Krug {
             (plan.entries.last().map(|e| e.id), Some(lot))
         };
         let contribution = paid.share(config.budget.event_share, policy.rounding);
+        let coupon = self.redeem_coupon_in(tx, config, coupon, input, purchase, &mut account, &mut plan, ctx).await?;
 
         tx.insert_purchase(
             &NewPurchase {
@@ -225,7 +237,7 @@ impl Krug {
                 business: input.business.clone(),
                 receipt_id: input.receipt_id.to_owned(),
                 category: input.category.clone(),
-                amount: input.amount,
+                amount: charged,
                 redeemed: input.redeem,
                 accrued: cashback,
                 contribution,
@@ -270,6 +282,7 @@ impl Krug {
             budget_contribution: contribution,
             balance: account.view(now, EXPIRING_HORIZON)?,
             recorded_at: now,
+            coupon,
         };
         let response = serde_json::to_string(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tx.remember(input.scope, input.receipt_id, input.hash, &response, now).await?;
@@ -355,8 +368,10 @@ impl Krug {
             Some(r) => tx.redemption_holdings(r).await?,
             None => Vec::new(),
         };
+        let coupon = tx.coupon_redemption_of(p.id).await?;
         let mut extra: Vec<_> = holdings.iter().map(|(lot, _)| *lot).collect();
         extra.extend(p.accrual_lot);
+        extra.extend(coupon.as_ref().and_then(|c| c.bonus_lot));
         let mut account = Account { lots: tx.load_lots(p.member, &extra).await?, debt: stored.debt };
         let mut plan = Plan::default();
         let mut outcome = crate::ledger::ReversalOutcome::default();
@@ -376,6 +391,18 @@ impl Krug {
         }
         let refunded_total =
             p.refunded.checked_add(amount).ok_or(Error::RefundExceedsPurchase { refundable, requested: amount })?;
+        let coupon = self
+            .refund_coupon_in(
+                &mut tx,
+                config,
+                coupon,
+                p.id,
+                (p.amount, p.refunded, refunded_total),
+                &mut account,
+                &mut plan,
+                ctx,
+            )
+            .await?;
         let budget_after = p.contribution.prorate(refunded_total, p.amount, crate::types::Rounding::Floor);
         let budget_before = p.contribution.prorate(p.refunded, p.amount, crate::types::Rounding::Floor);
         let budget_reversed = budget_after
@@ -412,6 +439,8 @@ impl Krug {
             budget_reversed,
             tier_after: decision.tier,
             balance: account.view(now, EXPIRING_HORIZON)?,
+            coupon_bonus_reversed: coupon.bonus_reversed,
+            coupon_restored: coupon.restored,
         };
         let response = serde_json::to_string(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tx.remember(scope, &cmd.refund_id, hash, &response, now).await?;

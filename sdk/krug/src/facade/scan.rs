@@ -46,12 +46,29 @@ pub struct Scan {
     pub redeem: Bonus,
     /// The category; defaults to the business's own.
     pub category: Option<Category>,
+    /// A coupon or promo code to apply, as typed.
+    pub coupon: Option<String>,
 }
 
 impl Scan {
     /// A scan with defaults: the business's category, nothing redeemed.
     pub fn new(qr: impl Into<String>, business: BusinessId, amount: Kopecks, receipt_id: impl Into<String>) -> Self {
-        Scan { qr: qr.into(), business, amount, receipt_id: receipt_id.into(), redeem: Bonus::ZERO, category: None }
+        Scan {
+            qr: qr.into(),
+            business,
+            amount,
+            receipt_id: receipt_id.into(),
+            redeem: Bonus::ZERO,
+            category: None,
+            coupon: None,
+        }
+    }
+
+    /// Applies a coupon or promo code.
+    #[must_use]
+    pub fn coupon(mut self, code: impl Into<String>) -> Self {
+        self.coupon = Some(code.into());
+        self
     }
 
     /// Pays `bonus` of the purchase with bonuses.
@@ -182,6 +199,7 @@ impl Krug {
         // whichever of her codes was shown: a till that times out and rescans a fresh code gets
         // the first receipt back instead of a conflict.
         let code = QrCode::parse(&cmd.qr)?;
+        let coupon = cmd.coupon.as_deref().map(|c| super::coupons::read_code("coupon", c)).transpose()?;
         let hash = request_hash(&ScanIdentity {
             member: code.member(),
             business: &cmd.business,
@@ -189,6 +207,7 @@ impl Krug {
             receipt_id: &cmd.receipt_id,
             redeem: cmd.redeem,
             category: cmd.category.as_ref(),
+            coupon: coupon.as_ref().map(crate::coupon::CouponCode::as_str),
         })?;
         let scope = purchase_scope(&cmd.business);
         // One retry, for a concurrent request that won a unique key: the same scan committed
@@ -197,7 +216,7 @@ impl Krug {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_scan(tenant, &cmd, &category, &scope, &hash).await {
+            match self.try_scan(tenant, &cmd, &category, coupon.as_ref(), &scope, &hash).await {
                 Err(e) if attempt == 1 && (lost_race(&e) || matches!(e, Error::QrAlreadyUsed)) => continue,
                 other => return other,
             }
@@ -214,6 +233,9 @@ struct ScanIdentity<'a> {
     receipt_id: &'a str,
     redeem: Bonus,
     category: Option<&'a Category>,
+    /// In normal form; absent from the hash when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coupon: Option<&'a str>,
 }
 
 impl Krug {
@@ -222,6 +244,7 @@ impl Krug {
         tenant: &TenantId,
         cmd: &Scan,
         category: &Category,
+        coupon: Option<&crate::coupon::CouponCode>,
         scope: &str,
         hash: &str,
     ) -> Result<Receipt> {
@@ -251,6 +274,7 @@ impl Krug {
             at: now,
             scope,
             hash,
+            coupon,
         };
         let receipt = self.purchase_in(&mut tx, &t.config, &input, now).await?;
         tx.set_qr_purchase(member, step, receipt.purchase).await?;

@@ -109,6 +109,8 @@ pub enum Source {
     Expiry,
     /// A paid event seat (and its refund); ecosystem-side, so no partner settlement.
     Event,
+    /// A bonus-grant coupon used with a purchase.
+    Coupon,
 }
 
 impl Source {
@@ -122,6 +124,7 @@ impl Source {
             Source::Manual => "manual",
             Source::Expiry => "expiry",
             Source::Event => "event",
+            Source::Coupon => "coupon",
         }
     }
 
@@ -135,6 +138,7 @@ impl Source {
             "manual" => Source::Manual,
             "expiry" => Source::Expiry,
             "event" => Source::Event,
+            "coupon" => Source::Coupon,
             _ => return None,
         })
     }

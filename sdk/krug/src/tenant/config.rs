@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use time::{Date, OffsetDateTime};
 
+use crate::coupon::{CouponPolicy, RestoreOnRefund};
 use crate::ledger::{BonusPolicy, RefundOfSpent};
 use crate::status::{StatusWindow, TierRule, TierRules};
 use crate::types::{Bps, BusinessId, Category, Kopecks, Rounding, TenantId, TierCode};
@@ -39,6 +40,8 @@ pub struct TenantConfig {
     pub budget: BudgetPolicy,
     /// The events hub rules: vote weights, who may propose, early access (`[events]`).
     pub events: crate::event::EventsPolicy,
+    /// The coupon rules (`[coupons]`).
+    pub coupons: CouponPolicy,
     /// The TOML text this configuration was loaded from; stored with the tenant so what was
     /// applied, and when, can be audited.
     pub source: String,
@@ -128,12 +131,14 @@ impl TenantConfig {
         })?;
         let mut v = Validator::default();
 
-        let sections = ["status", "bonus", "budget", "businesses", "tiers", "events"].map(|key| table.remove(key));
-        let [status, bonus, budget, businesses, tiers, events] = sections;
+        let sections =
+            ["status", "bonus", "budget", "businesses", "tiers", "events", "coupons"].map(|key| table.remove(key));
+        let [status, bonus, budget, businesses, tiers, events, coupons] = sections;
         let header = v.table::<RawHeader>(toml::Value::Table(table), "");
         let status = status.map_or_else(|| Some(RawStatus::default()), |s| v.table(s, "status"));
         let bonus = bonus.map_or_else(|| Some(RawBonus::default()), |s| v.table(s, "bonus"));
         let budget = budget.map_or_else(|| Some(RawBudget::default()), |s| v.table(s, "budget"));
+        let coupons = coupons.map_or_else(|| Some(RawCoupons::default()), |s| v.table(s, "coupons"));
         let businesses = v.array::<RawBusiness>(businesses, "businesses");
         let tiers = v.array::<RawTier>(tiers, "tiers");
         let events = events.map_or_else(|| Some(RawEvents::default()), |s| v.table(s, "events"));
@@ -155,13 +160,28 @@ impl TenantConfig {
             _ => None,
         };
 
-        match (header, businesses, tiers, bonus, budget, events) {
-            (Some((id, name, timezone)), Some(businesses), Some(tiers), Some(bonus), Some(budget), Some(events))
-                if v.problems.is_empty() =>
-            {
-                let source = text.to_owned();
-                Ok(TenantConfig { id, name, timezone, businesses, tiers, bonus, budget, events, source })
-            }
+        let coupons = coupons.and_then(|c| v.coupons(c));
+
+        match (header, businesses, tiers, bonus, budget, (events, coupons)) {
+            (
+                Some((id, name, timezone)),
+                Some(businesses),
+                Some(tiers),
+                Some(bonus),
+                Some(budget),
+                (Some(events), Some(coupons)),
+            ) if v.problems.is_empty() => Ok(TenantConfig {
+                id,
+                name,
+                timezone,
+                businesses,
+                tiers,
+                bonus,
+                budget,
+                events,
+                coupons,
+                source: text.to_owned(),
+            }),
             _ => {
                 if v.problems.is_empty() {
                     v.push("(top level)", "invalid configuration");
@@ -263,6 +283,19 @@ struct RawEvents {
     vote_weights: Option<BTreeMap<String, u32>>,
     proposer_min_tier: Option<String>,
     early_access_hours: Option<BTreeMap<String, u32>>,
+}
+
+/// `[coupons]`; defaults in `Default` (the same as [`CouponPolicy::default`]).
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawCoupons {
+    restore_on_refund: String,
+}
+
+impl Default for RawCoupons {
+    fn default() -> Self {
+        RawCoupons { restore_on_refund: "full_refund".into() }
+    }
 }
 
 /// One `[[businesses]]` entry; `medical` defaults to false.
@@ -387,6 +420,18 @@ impl Validator {
             Some(bps) => Some(bps),
             None => {
                 self.push(path, format!("must be at most 10000 basis points (got {value})"));
+                None
+            }
+        }
+    }
+
+    fn coupons(&mut self, raw: RawCoupons) -> Option<CouponPolicy> {
+        match RestoreOnRefund::parse(&raw.restore_on_refund) {
+            Some(restore_on_refund) => Some(CouponPolicy { restore_on_refund }),
+            None => {
+                let message =
+                    format!("must be \"never\", \"full_refund\" or \"any_refund\" (got {:?})", raw.restore_on_refund);
+                self.push("coupons.restore_on_refund", message);
                 None
             }
         }

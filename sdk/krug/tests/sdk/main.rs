@@ -6,6 +6,7 @@ mod common;
 
 mod bad_input;
 mod concurrency;
+mod coupons;
 mod events;
 mod idempotency;
 mod identity;
