@@ -493,7 +493,23 @@ impl Krug {
     /// Cancels the member's registration. A paid seat is refunded when cancelled by the event's
     /// cancellation deadline, not after; a freed seat goes at once (same transaction) to the
     /// first waitlisted member who can pay for it.
+    ///
+    /// Two cancellations at different events whose promotions cross over can deadlock on
+    /// PostgreSQL; the one the server aborts (nothing of it written) is run once more.
     pub async fn cancel_registration(&self, tenant: &TenantId, id: EventId, member: MemberId) -> Result<Registration> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_cancel_registration(tenant, id, member).await {
+                Err(e) if attempt == 1 && matches!(e, Error::Store(crate::store::StoreError::Contention(_))) => {
+                    continue;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_cancel_registration(&self, tenant: &TenantId, id: EventId, member: MemberId) -> Result<Registration> {
         self.tenant(tenant)?;
         let now = self.now();
         let ctx = Ctx { now, ids: self.inner.ids.as_ref() };

@@ -321,7 +321,9 @@ async fn replay<T: serde::de::DeserializeOwned>(
     }
 }
 
-/// Whether a failed write lost a race on a unique key (the other writer's result can be replayed).
+/// Whether a failed write lost a race to a concurrent one and is worth one more try: on a unique
+/// key (the other writer's result can then be replayed), or to PostgreSQL breaking a deadlock
+/// between them (nothing of it was written).
 fn lost_race(err: &Error) -> bool {
-    matches!(err, Error::Store(StoreError::Conflict { .. }))
+    matches!(err, Error::Store(StoreError::Conflict { .. } | StoreError::Contention(_)))
 }

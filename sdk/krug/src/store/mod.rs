@@ -64,6 +64,11 @@ pub enum StoreError {
     /// The database failed or could not be reached.
     #[error("database error: {0}")]
     Backend(#[source] sqlx::Error),
+    /// PostgreSQL aborted the transaction to break a deadlock or a serialization conflict with a
+    /// concurrent one (SQLSTATE `40P01` / `40001`): nothing of it was written, and running it
+    /// again is expected to succeed.
+    #[error("aborted by a concurrent transaction: {0}")]
+    Contention(#[source] sqlx::Error),
     /// The group commit this write joined failed: nothing of it was written.
     #[error("commit failed: {0}")]
     CommitFailed(String),
@@ -80,6 +85,9 @@ impl From<sqlx::Error> for StoreError {
                 ) =>
             {
                 StoreError::Conflict { constraint: db.constraint().unwrap_or(db.message()).to_owned() }
+            }
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01" | "40001")) => {
+                StoreError::Contention(err)
             }
             _ => StoreError::Backend(err),
         }

@@ -171,3 +171,29 @@ backend_test!(
         }
     }
 );
+
+/// A PostgreSQL deadlock between two writers surfaces as `StoreError::Contention` — the error the
+/// facade's commands retry once — and not as an opaque backend failure.
+#[tokio::test]
+async fn a_postgres_deadlock_is_classified_as_contention_worth_a_retry() {
+    let Some(db) = krug_testkit::TestDb::postgres() else { return };
+    let pool = sqlx::PgPool::connect(db.url()).await.unwrap();
+    sqlx::raw_sql("CREATE TABLE d (id INT PRIMARY KEY, v INT); INSERT INTO d VALUES (1, 0), (2, 0);")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut a = pool.begin().await.unwrap();
+    let mut b = pool.begin().await.unwrap();
+    sqlx::query("UPDATE d SET v = 1 WHERE id = 1").execute(&mut *a).await.unwrap();
+    sqlx::query("UPDATE d SET v = 1 WHERE id = 2").execute(&mut *b).await.unwrap();
+    // Each now waits for the row the other holds: the server aborts one of them.
+    let (ra, rb) = tokio::join!(
+        sqlx::query("UPDATE d SET v = 2 WHERE id = 2").execute(&mut *a),
+        sqlx::query("UPDATE d SET v = 2 WHERE id = 1").execute(&mut *b),
+    );
+    let failed = match (ra, rb) {
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => e,
+        other => panic!("expected exactly one deadlock victim, got {other:?}"),
+    };
+    assert!(matches!(krug::StoreError::from(failed), krug::StoreError::Contention(_)));
+}
