@@ -14,6 +14,7 @@ mod error;
 mod facade;
 pub mod identity;
 pub mod ledger;
+pub mod offer;
 pub mod pii;
 pub mod qr;
 pub mod status;
@@ -32,6 +33,10 @@ pub use facade::{
     TierInfo, clients_csv, purchases_csv,
 };
 pub use facade::{QrProvisioning, Scan};
+pub use facade::{
+    AppliedOffer, BacktestDay, BacktestProgress, BacktestReport, Badge, DryRun, DryRunOutcome, OfferDayStats, OfferDraft,
+    OfferStatus, OfferVersionView, OfferView,
+};
 pub use facade::{hash_secret, verify_secret};
 pub use identity::{
     AuditEvent, Consent, ConsentKind, GrantConsent, IssuedCode, NewStaff, ProfileUpdate, Role, SignIn, Staff,

@@ -137,6 +137,10 @@ pub struct Receipt {
     /// When it was recorded.
     #[serde(with = "time::serde::rfc3339")]
     pub recorded_at: OffsetDateTime,
+    /// The business's offers that fired on this purchase (their bonus is credited on top of the
+    /// cashback, with the same hold and expiry).
+    #[serde(default)]
+    pub offers: Vec<crate::facade::AppliedOffer>,
 }
 
 /// Refund (part of) a purchase.
@@ -173,6 +177,9 @@ pub struct RefundReceipt {
     pub tier_after: Option<TierCode>,
     /// The member's balance after the refund.
     pub balance: BalanceView,
+    /// Offer bonus taken back, proportionally to the refund as the cashback is.
+    #[serde(default)]
+    pub offer_bonus_reversed: Bonus,
 }
 
 /// A manual bonus adjustment by an operator.

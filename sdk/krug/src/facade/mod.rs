@@ -6,6 +6,8 @@ mod commands;
 mod identity;
 mod ledger;
 mod members;
+mod offer_runs;
+mod offers;
 mod purchases;
 mod scan;
 mod sessions;
@@ -17,6 +19,8 @@ pub use commands::{
     Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,
 };
 pub use identity::{hash_secret, verify_secret};
+pub use offer_runs::{AppliedOffer, BacktestDay, BacktestProgress, BacktestReport};
+pub use offers::{Badge, DryRun, DryRunOutcome, OfferDayStats, OfferDraft, OfferStatus, OfferVersionView, OfferView};
 pub use scan::{QrProvisioning, Scan};
 pub use sessions::Session;
 pub use view_types::{
@@ -53,6 +57,8 @@ struct Inner {
     /// Serialises applying, suspending and resuming tenants, so the in-memory suspension flag
     /// always ends equal to what the last of them committed.
     admin: tokio::sync::Mutex<()>,
+    /// Offer engines and compiled offer scripts.
+    offers: offers::OfferCache,
 }
 
 /// The Krug SDK handle. Cheap to clone; share one per process.
@@ -170,6 +176,7 @@ impl KrugBuilder {
                 ids: self.ids,
                 tenants: RwLock::new(HashMap::new()),
                 admin: tokio::sync::Mutex::new(()),
+                offers: offers::OfferCache::new(),
             }),
         };
         for (config, keys) in self.tenants {

@@ -237,6 +237,19 @@ impl Krug {
             now,
         )
         .await?;
+        let offer_purchase = super::offer_runs::OfferPurchase {
+            purchase,
+            member,
+            business: input.business,
+            category: &input.category,
+            amount: input.amount,
+            paid,
+            cashback,
+            tier: decision.tier.as_ref(),
+            categories: stats.categories.len(),
+            at: input.at,
+        };
+        let offers = self.apply_offers_in(tx, config, &offer_purchase, &mut account, &mut plan, ctx).await?;
         tx.write_plan(member, &plan, &account, now).await?;
         if !contribution.is_zero() {
             tx.insert_budget_entry(
@@ -270,6 +283,7 @@ impl Krug {
             budget_contribution: contribution,
             balance: account.view(now, EXPIRING_HORIZON)?,
             recorded_at: now,
+            offers,
         };
         let response = serde_json::to_string(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tx.remember(input.scope, input.receipt_id, input.hash, &response, now).await?;
@@ -357,6 +371,8 @@ impl Krug {
         };
         let mut extra: Vec<_> = holdings.iter().map(|(lot, _)| *lot).collect();
         extra.extend(p.accrual_lot);
+        let offer_credits = tx.offer_credits(p.id).await?;
+        extra.extend(offer_credits.iter().map(|c| c.2));
         let mut account = Account { lots: tx.load_lots(p.member, &extra).await?, debt: stored.debt };
         let mut plan = Plan::default();
         let mut outcome = crate::ledger::ReversalOutcome::default();
@@ -376,6 +392,16 @@ impl Krug {
         }
         let refunded_total =
             p.refunded.checked_add(amount).ok_or(Error::RefundExceedsPurchase { refundable, requested: amount })?;
+        let offer_bonus_reversed = super::offer_runs::reverse_offer_credits(
+            &mut account,
+            &mut plan,
+            &offer_credits,
+            (p.id, p.amount),
+            p.refunded,
+            refunded_total,
+            config,
+            ctx,
+        )?;
         let budget_after = p.contribution.prorate(refunded_total, p.amount, crate::types::Rounding::Floor);
         let budget_before = p.contribution.prorate(p.refunded, p.amount, crate::types::Rounding::Floor);
         let budget_reversed = budget_after
@@ -412,6 +438,7 @@ impl Krug {
             budget_reversed,
             tier_after: decision.tier,
             balance: account.view(now, EXPIRING_HORIZON)?,
+            offer_bonus_reversed,
         };
         let response = serde_json::to_string(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tx.remember(scope, &cmd.refund_id, hash, &response, now).await?;

@@ -13,6 +13,7 @@
 mod identity;
 mod ledger;
 mod members;
+mod offers;
 mod purchases;
 mod qr;
 mod sessions;
@@ -20,6 +21,7 @@ mod tenants;
 mod views;
 
 pub(crate) use members::MemberRow;
+pub(crate) use offers::{NewActivation, NewVersion, OfferRow, StatDelta, VersionRow};
 pub(crate) use purchases::{BudgetEntry, NewPurchase};
 pub(crate) use qr::QrSecretRow;
 pub(crate) use sessions::RefreshRow;

@@ -37,6 +37,8 @@ pub struct TenantConfig {
     pub bonus: BonusPolicy,
     /// The event budget rules.
     pub budget: BudgetPolicy,
+    /// Offer sandbox limits and the per-purchase offer bonus cap (`[offers]`, all defaulted).
+    pub offers: crate::offer::OfferLimits,
     /// The TOML text this configuration was loaded from; stored with the tenant so what was
     /// applied, and when, can be audited.
     pub source: String,
@@ -126,13 +128,21 @@ impl TenantConfig {
         })?;
         let mut v = Validator::default();
 
-        let sections = ["status", "bonus", "budget", "businesses", "tiers"].map(|key| table.remove(key));
-        let [status, bonus, budget, businesses, tiers] = sections;
+        let sections = ["status", "bonus", "budget", "businesses", "tiers", "offers"].map(|key| table.remove(key));
+        let [status, bonus, budget, businesses, tiers, offers] = sections;
         let header = v.table::<RawHeader>(toml::Value::Table(table), "");
         let status = status.map_or_else(|| Some(RawStatus::default()), |s| v.table(s, "status"));
         let bonus = bonus.map_or_else(|| Some(RawBonus::default()), |s| v.table(s, "bonus"));
         let budget = budget.map_or_else(|| Some(RawBudget::default()), |s| v.table(s, "budget"));
         let businesses = v.array::<RawBusiness>(businesses, "businesses");
+        let offers = offers.map_or_else(|| Some(crate::offer::OfferLimits::default()), |s| v.table(s, "offers"));
+        let offers = offers.filter(|o| {
+            let problems = o.problems();
+            for (key, message) in &problems {
+                v.push(join("offers", key), message.clone());
+            }
+            problems.is_empty()
+        });
         let tiers = v.array::<RawTier>(tiers, "tiers");
 
         let header = header.and_then(|h| v.header(h));
@@ -147,11 +157,21 @@ impl TenantConfig {
             v.bps(b.event_share_bps, "budget.event_share_bps").map(|event_share| BudgetPolicy { event_share })
         });
 
-        match (header, businesses, tiers, bonus, budget) {
-            (Some((id, name, timezone)), Some(businesses), Some(tiers), Some(bonus), Some(budget))
+        match (header, businesses, tiers, bonus, budget, offers) {
+            (Some((id, name, timezone)), Some(businesses), Some(tiers), Some(bonus), Some(budget), Some(offers))
                 if v.problems.is_empty() =>
             {
-                Ok(TenantConfig { id, name, timezone, businesses, tiers, bonus, budget, source: text.to_owned() })
+                Ok(TenantConfig {
+                    id,
+                    name,
+                    timezone,
+                    businesses,
+                    tiers,
+                    bonus,
+                    budget,
+                    offers,
+                    source: text.to_owned(),
+                })
             }
             _ => {
                 if v.problems.is_empty() {

@@ -10,6 +10,6 @@ pub use clock::{Clock, SystemClock};
 pub use ids::{
     BusinessId, Category, EntryId, IdGen, LotId, MemberId, PurchaseId, RefundId, SlugError, TenantId, TierCode, UuidV7,
 };
-pub use ids::{ConsentId, StaffId};
+pub use ids::{ConsentId, OfferId, StaffId};
 pub use money::{AmountError, Bonus, Bps, BpsError, Kopecks, MAX_AMOUNT, Rounding};
 pub use phone::{Phone, PhoneError};
