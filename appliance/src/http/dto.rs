@@ -119,6 +119,8 @@ pub struct Receipt {
     pub balance: Balance,
     /// When it was recorded.
     pub recorded_at: OffsetDateTime,
+    /// The business's offers that fired on this purchase.
+    pub offers: Vec<super::offers::AppliedOfferLine>,
 }
 
 impl From<&krug::Receipt> for Receipt {
@@ -141,6 +143,7 @@ impl From<&krug::Receipt> for Receipt {
             budget_contribution_kopecks: r.budget_contribution.get(),
             balance: Balance::from(&r.balance),
             recorded_at: r.recorded_at,
+            offers: r.offers.iter().map(super::offers::AppliedOfferLine::from).collect(),
         }
     }
 }
@@ -169,6 +172,7 @@ impl Example for Receipt {
             budget_contribution_kopecks: 9_000,
             balance: Balance::example(),
             recorded_at: OffsetDateTime::UNIX_EPOCH,
+            offers: vec![],
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod dto;
 pub mod health;
 pub mod lookup;
 pub mod me;
+pub mod offers;
 pub mod operator;
 pub mod scans;
 pub mod staff;
@@ -39,6 +40,9 @@ pub enum ApiTags {
     Staff,
     /// Appliance administration: hosting, creating and suspending tenants (superadmin).
     Admin,
+    /// Partners' offers (Rhai rules or templates): authoring, dry runs, backtests, analytics;
+    /// the operator's approval.
+    Offers,
 }
 
 /// The composed API.
@@ -52,6 +56,7 @@ pub type Api = (
     operator::OperatorApi,
     staff::StaffApi,
     admin::AdminApi,
+    offers::OffersApi,
 );
 
 /// The OpenAPI service (also what `krug openapi` prints).
@@ -67,6 +72,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             operator::OperatorApi,
             staff::StaffApi,
             admin::AdminApi,
+            offers::OffersApi,
         ),
         "Krug",
         env!("CARGO_PKG_VERSION"),

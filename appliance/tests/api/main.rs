@@ -10,6 +10,7 @@ mod basics;
 mod isolation;
 mod journey;
 mod member_profile;
+mod offers;
 mod openapi;
 mod roles;
 mod sessions;
