@@ -133,7 +133,10 @@ impl TemplateParams {
             },
             "every_nth_visit" => Template::EveryNthVisit { n: need("template.n", &self.n)?, bonus: b()? },
             "spend_threshold" => Template::SpendThreshold {
-                min_amount: kopecks("template.min_amount_kopecks", need("template.min_amount_kopecks", &self.min_amount_kopecks)?)?,
+                min_amount: kopecks(
+                    "template.min_amount_kopecks",
+                    need("template.min_amount_kopecks", &self.min_amount_kopecks)?,
+                )?,
                 bonus: b()?,
             },
             "win_back" => Template::WinBack { days: need("template.days", &self.days)?, bonus: b()? },
@@ -236,7 +239,11 @@ pub struct ExampleCase {
     pub expect: Option<EffectsDto>,
 }
 
-fn purchase_facts(config: &krug::tenant::TenantConfig, business: &BusinessId, p: &PurchaseCase) -> Result<PurchaseFacts, ApiError> {
+fn purchase_facts(
+    config: &krug::tenant::TenantConfig,
+    business: &BusinessId,
+    p: &PurchaseCase,
+) -> Result<PurchaseFacts, ApiError> {
     let known = config.business(business).ok_or_else(|| ApiError::not_found("business"))?;
     let amount = kopecks("purchase.amount_kopecks", p.amount_kopecks)?;
     Ok(PurchaseFacts {
@@ -626,8 +633,18 @@ fn offers_out(list: &[krug::OfferView]) -> Json<Vec<Offer>> {
 #[OpenApi]
 impl OffersApi {
     /// Create an offer of your business as a draft, from a Rhai script or a template.
-    #[oai(path = "/v1/business/offers", method = "post", operation_id = "business_offer_create", tag = "ApiTags::Offers")]
-    async fn create(&self, state: Data<&AppState>, auth: BearerAuth, body: Json<OfferRequest>) -> Result<Json<Offer>, ApiError> {
+    #[oai(
+        path = "/v1/business/offers",
+        method = "post",
+        operation_id = "business_offer_create",
+        tag = "ApiTags::Offers"
+    )]
+    async fn create(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        body: Json<OfferRequest>,
+    ) -> Result<Json<Offer>, ApiError> {
         let (tenant, business) = business_staff(&auth)?;
         let config = state.krug.tenant_config(tenant)?;
         let draft = body.0.to_sdk(&config, business)?;
@@ -642,8 +659,18 @@ impl OffersApi {
     }
 
     /// One of your business's offers with its versions.
-    #[oai(path = "/v1/business/offers/:offer_id", method = "get", operation_id = "business_offer", tag = "ApiTags::Offers")]
-    async fn get(&self, state: Data<&AppState>, auth: BearerAuth, offer_id: Path<String>) -> Result<Json<Offer>, ApiError> {
+    #[oai(
+        path = "/v1/business/offers/:offer_id",
+        method = "get",
+        operation_id = "business_offer",
+        tag = "ApiTags::Offers"
+    )]
+    async fn get(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        offer_id: Path<String>,
+    ) -> Result<Json<Offer>, ApiError> {
         let (tenant, business) = business_staff(&auth)?;
         let offer: OfferId = parse_id("offer", &offer_id.0)?;
         Ok(Json(Offer::from(&state.krug.offer(tenant, Some(business), offer).await?)))
@@ -651,7 +678,12 @@ impl OffersApi {
 
     /// Edit an offer: a draft changes in place; otherwise a new version is made that needs
     /// approval (the approved one keeps running until then).
-    #[oai(path = "/v1/business/offers/:offer_id", method = "put", operation_id = "business_offer_edit", tag = "ApiTags::Offers")]
+    #[oai(
+        path = "/v1/business/offers/:offer_id",
+        method = "put",
+        operation_id = "business_offer_edit",
+        tag = "ApiTags::Offers"
+    )]
     async fn edit(
         &self,
         state: Data<&AppState>,
@@ -667,24 +699,54 @@ impl OffersApi {
     }
 
     /// Submit the latest version for approval; every example must pass.
-    #[oai(path = "/v1/business/offers/:offer_id/submit", method = "post", operation_id = "business_offer_submit", tag = "ApiTags::Offers")]
-    async fn submit(&self, state: Data<&AppState>, auth: BearerAuth, offer_id: Path<String>) -> Result<Json<Offer>, ApiError> {
+    #[oai(
+        path = "/v1/business/offers/:offer_id/submit",
+        method = "post",
+        operation_id = "business_offer_submit",
+        tag = "ApiTags::Offers"
+    )]
+    async fn submit(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        offer_id: Path<String>,
+    ) -> Result<Json<Offer>, ApiError> {
         let (tenant, business) = business_staff(&auth)?;
         let offer: OfferId = parse_id("offer", &offer_id.0)?;
         Ok(Json(Offer::from(&state.krug.submit_offer(tenant, business, offer).await?)))
     }
 
     /// Pause one of your running offers.
-    #[oai(path = "/v1/business/offers/:offer_id/pause", method = "post", operation_id = "business_offer_pause", tag = "ApiTags::Offers")]
-    async fn pause(&self, state: Data<&AppState>, auth: BearerAuth, offer_id: Path<String>) -> Result<Json<Offer>, ApiError> {
+    #[oai(
+        path = "/v1/business/offers/:offer_id/pause",
+        method = "post",
+        operation_id = "business_offer_pause",
+        tag = "ApiTags::Offers"
+    )]
+    async fn pause(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        offer_id: Path<String>,
+    ) -> Result<Json<Offer>, ApiError> {
         let (tenant, business) = business_staff(&auth)?;
         let offer: OfferId = parse_id("offer", &offer_id.0)?;
         Ok(Json(Offer::from(&state.krug.pause_offer(tenant, Some(business), offer, &auth.0.actor()).await?)))
     }
 
     /// Resume one of your paused offers.
-    #[oai(path = "/v1/business/offers/:offer_id/resume", method = "post", operation_id = "business_offer_resume", tag = "ApiTags::Offers")]
-    async fn resume(&self, state: Data<&AppState>, auth: BearerAuth, offer_id: Path<String>) -> Result<Json<Offer>, ApiError> {
+    #[oai(
+        path = "/v1/business/offers/:offer_id/resume",
+        method = "post",
+        operation_id = "business_offer_resume",
+        tag = "ApiTags::Offers"
+    )]
+    async fn resume(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        offer_id: Path<String>,
+    ) -> Result<Json<Offer>, ApiError> {
         let (tenant, business) = business_staff(&auth)?;
         let offer: OfferId = parse_id("offer", &offer_id.0)?;
         Ok(Json(Offer::from(&state.krug.resume_offer(tenant, Some(business), offer, &auth.0.actor()).await?)))
@@ -692,7 +754,12 @@ impl OffersApi {
 
     /// Evaluate a script (or an offer's latest version) on one purchase and member; writes
     /// nothing.
-    #[oai(path = "/v1/business/offers/dry-run", method = "post", operation_id = "business_offer_dry_run", tag = "ApiTags::Offers")]
+    #[oai(
+        path = "/v1/business/offers/dry-run",
+        method = "post",
+        operation_id = "business_offer_dry_run",
+        tag = "ApiTags::Offers"
+    )]
     async fn dry_run(
         &self,
         state: Data<&AppState>,
@@ -723,7 +790,12 @@ impl OffersApi {
 
     /// Replay the offer's latest version over your business's purchases of the last `days` days
     /// (default 30): purchases matched, members reached, bonus cost, by day.
-    #[oai(path = "/v1/business/offers/:offer_id/backtest", method = "get", operation_id = "business_offer_backtest", tag = "ApiTags::Offers")]
+    #[oai(
+        path = "/v1/business/offers/:offer_id/backtest",
+        method = "get",
+        operation_id = "business_offer_backtest",
+        tag = "ApiTags::Offers"
+    )]
     async fn backtest(
         &self,
         state: Data<&AppState>,
@@ -745,13 +817,23 @@ impl OffersApi {
             by_day: r
                 .by_day
                 .iter()
-                .map(|d| BacktestDay { day: d.day.clone(), matched: d.matched, members: d.members, bonus_kopecks: d.bonus.get() })
+                .map(|d| BacktestDay {
+                    day: d.day.clone(),
+                    matched: d.matched,
+                    members: d.members,
+                    bonus_kopecks: d.bonus.get(),
+                })
                 .collect(),
         }))
     }
 
     /// Per version and day: matched purchases and revenue, activations, bonus, members, failures.
-    #[oai(path = "/v1/business/offers/:offer_id/analytics", method = "get", operation_id = "business_offer_analytics", tag = "ApiTags::Offers")]
+    #[oai(
+        path = "/v1/business/offers/:offer_id/analytics",
+        method = "get",
+        operation_id = "business_offer_analytics",
+        tag = "ApiTags::Offers"
+    )]
     async fn analytics(
         &self,
         state: Data<&AppState>,
@@ -778,14 +860,24 @@ impl OffersApi {
     }
 
     /// Offers with a version waiting for your approval, oldest first.
-    #[oai(path = "/v1/operator/offers/submitted", method = "get", operation_id = "operator_offers_submitted", tag = "ApiTags::Offers")]
+    #[oai(
+        path = "/v1/operator/offers/submitted",
+        method = "get",
+        operation_id = "operator_offers_submitted",
+        tag = "ApiTags::Offers"
+    )]
     async fn submitted(&self, state: Data<&AppState>, auth: BearerAuth) -> Result<Json<Vec<Offer>>, ApiError> {
         let tenant = operator(&auth)?;
         Ok(offers_out(&state.krug.submitted_offers(tenant).await?))
     }
 
     /// Approve a submitted version: it starts running (replacing the earlier approved one). Audited.
-    #[oai(path = "/v1/operator/offers/:offer_id/approve", method = "post", operation_id = "operator_offer_approve", tag = "ApiTags::Offers")]
+    #[oai(
+        path = "/v1/operator/offers/:offer_id/approve",
+        method = "post",
+        operation_id = "operator_offer_approve",
+        tag = "ApiTags::Offers"
+    )]
     async fn approve(
         &self,
         state: Data<&AppState>,
@@ -799,7 +891,12 @@ impl OffersApi {
     }
 
     /// Reject a submitted version with a reason. Audited.
-    #[oai(path = "/v1/operator/offers/:offer_id/reject", method = "post", operation_id = "operator_offer_reject", tag = "ApiTags::Offers")]
+    #[oai(
+        path = "/v1/operator/offers/:offer_id/reject",
+        method = "post",
+        operation_id = "operator_offer_reject",
+        tag = "ApiTags::Offers"
+    )]
     async fn reject(
         &self,
         state: Data<&AppState>,
@@ -814,7 +911,12 @@ impl OffersApi {
     }
 
     /// Pause any offer of the tenant. Audited.
-    #[oai(path = "/v1/operator/offers/:offer_id/pause", method = "post", operation_id = "operator_offer_pause", tag = "ApiTags::Offers")]
+    #[oai(
+        path = "/v1/operator/offers/:offer_id/pause",
+        method = "post",
+        operation_id = "operator_offer_pause",
+        tag = "ApiTags::Offers"
+    )]
     async fn operator_pause(
         &self,
         state: Data<&AppState>,
@@ -827,8 +929,18 @@ impl OffersApi {
     }
 
     /// Archive an offer for good. Audited.
-    #[oai(path = "/v1/operator/offers/:offer_id/archive", method = "post", operation_id = "operator_offer_archive", tag = "ApiTags::Offers")]
-    async fn archive(&self, state: Data<&AppState>, auth: BearerAuth, offer_id: Path<String>) -> Result<Json<Offer>, ApiError> {
+    #[oai(
+        path = "/v1/operator/offers/:offer_id/archive",
+        method = "post",
+        operation_id = "operator_offer_archive",
+        tag = "ApiTags::Offers"
+    )]
+    async fn archive(
+        &self,
+        state: Data<&AppState>,
+        auth: BearerAuth,
+        offer_id: Path<String>,
+    ) -> Result<Json<Offer>, ApiError> {
         let tenant = operator(&auth)?;
         let offer: OfferId = parse_id("offer", &offer_id.0)?;
         Ok(Json(Offer::from(&state.krug.archive_offer(tenant, offer, &auth.0.actor()).await?)))

@@ -36,8 +36,12 @@ backend_test!(
         // Another business's owner: 404 for reading, editing, submitting, analytics.
         let path = format!("/v1/business/offers/{id}");
         app.get(&path, Some(&other.access)).await.assert_problem(404, "offer_not_found");
-        app.send(reqwest::Method::PUT, &path, Some(&other.access), Some(&welcome())).await.assert_problem(404, "offer_not_found");
-        app.post(&format!("{path}/submit"), Some(&other.access), &json!({})).await.assert_problem(404, "offer_not_found");
+        app.send(reqwest::Method::PUT, &path, Some(&other.access), Some(&welcome()))
+            .await
+            .assert_problem(404, "offer_not_found");
+        app.post(&format!("{path}/submit"), Some(&other.access), &json!({}))
+            .await
+            .assert_problem(404, "offer_not_found");
         app.get(&format!("{path}/analytics"), Some(&other.access)).await.assert_problem(404, "offer_not_found");
         let theirs = app.get("/v1/business/offers", Some(&other.access)).await;
         assert_eq!(theirs.body, json!([]));
@@ -46,7 +50,9 @@ backend_test!(
         let approve = format!("/v1/operator/offers/{id}/approve");
         app.post(&approve, Some(&owner.access), &json!({"version": 1})).await.assert_problem(403, "forbidden");
         // A draft cannot be approved even by the operator.
-        app.post(&approve, Some(&operator.access), &json!({"version": 1})).await.assert_problem(409, "offer_state_conflict");
+        app.post(&approve, Some(&operator.access), &json!({"version": 1}))
+            .await
+            .assert_problem(409, "offer_state_conflict");
 
         let submitted = app.post(&format!("{path}/submit"), Some(&owner.access), &json!({})).await;
         assert_eq!((submitted.status, &submitted.body["status"]), (200, &json!("submitted")), "{:?}", submitted.body);
@@ -66,7 +72,10 @@ backend_test!(
         assert_eq!(badges.body[0]["code"], "first-visit", "{:?}", badges.body);
 
         let analytics = app.get(&format!("{path}/analytics"), Some(&owner.access)).await;
-        assert_eq!((&analytics.body[0]["activations"], &analytics.body[0]["bonus_kopecks"]), (&json!(1), &json!(30000)));
+        assert_eq!(
+            (&analytics.body[0]["activations"], &analytics.body[0]["bonus_kopecks"]),
+            (&json!(1), &json!(30000))
+        );
         let backtest = app.get(&format!("{path}/backtest?days=7"), Some(&owner.access)).await;
         assert_eq!((backtest.status, &backtest.body["purchases"]), (200, &json!(1)), "{:?}", backtest.body);
 
@@ -85,7 +94,11 @@ backend_test!(
         let bad = [
             (json!({"name": "x", "script": "bonus("}), 422, "offer_script_invalid"),
             (json!({"name": "x", "script": "bonus(customer.amount);"}), 422, "offer_script_invalid"),
-            (json!({"name": "x", "script": "bonus(1);", "template": {"kind": "welcome_bonus", "bonus_kopecks": 1}}), 422, "invalid_input"),
+            (
+                json!({"name": "x", "script": "bonus(1);", "template": {"kind": "welcome_bonus", "bonus_kopecks": 1}}),
+                422,
+                "invalid_input",
+            ),
             (json!({"name": "x", "template": {"kind": "lottery"}}), 422, "invalid_input"),
             (json!({"name": "x", "template": {"kind": "welcome_bonus"}}), 422, "invalid_input"),
             (json!({"name": "x", "script": "bonus(1);", "rules": {"budget_kopecks": -5}}), 422, "invalid_amount"),
@@ -102,11 +115,19 @@ backend_test!(
         assert_eq!(listed.body, json!([]), "nothing was written");
         app.get("/v1/business/offers/not-a-uuid", Some(&owner.access)).await.assert_problem(404, "not_found");
         let nil = "00000000-0000-0000-0000-000000000000";
-        app.post(&format!("/v1/operator/offers/{nil}/reject"), Some(&operator.access), &json!({"version": 1, "reason": "no"}))
-            .await
-            .assert_problem(404, "offer_not_found");
+        app.post(
+            &format!("/v1/operator/offers/{nil}/reject"),
+            Some(&operator.access),
+            &json!({"version": 1, "reason": "no"}),
+        )
+        .await
+        .assert_problem(404, "offer_not_found");
         let dry = app
-            .post("/v1/business/offers/dry-run", Some(&owner.access), &json!({"script": "loop {}", "purchase": {"amount_kopecks": 100}}))
+            .post(
+                "/v1/business/offers/dry-run",
+                Some(&owner.access),
+                &json!({"script": "loop {}", "purchase": {"amount_kopecks": 100}}),
+            )
             .await;
         assert_eq!((dry.status, &dry.body["failure_kind"]), (200, &json!("limit")), "{:?}", dry.body);
     }

@@ -29,14 +29,14 @@ pub use facade::{
     StatusView,
 };
 pub use facade::{
+    AppliedOffer, BacktestDay, BacktestProgress, BacktestReport, Badge, DryRun, DryRunOutcome, OfferDayStats,
+    OfferDraft, OfferStatus, OfferVersionView, OfferView,
+};
+pub use facade::{
     BusinessClient, CatalogueEntry, ClientQuery, Page, PageItem, PurchaseQuery, PurchaseRecord, TenantSummary,
     TierInfo, clients_csv, purchases_csv,
 };
 pub use facade::{QrProvisioning, Scan};
-pub use facade::{
-    AppliedOffer, BacktestDay, BacktestProgress, BacktestReport, Badge, DryRun, DryRunOutcome, OfferDayStats, OfferDraft,
-    OfferStatus, OfferVersionView, OfferView,
-};
 pub use facade::{hash_secret, verify_secret};
 pub use identity::{
     AuditEvent, Consent, ConsentKind, GrantConsent, IssuedCode, NewStaff, ProfileUpdate, Role, SignIn, Staff,

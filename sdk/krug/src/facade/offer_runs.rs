@@ -355,7 +355,17 @@ impl Krug {
         let mut members: HashMap<MemberId, Seen> = prior
             .into_iter()
             .map(|(m, n, s, l)| {
-                (m, Seen { visits: n, spend: s, last: Some(l), categories: HashSet::new(), offers: 0, bonus: Bonus::ZERO })
+                (
+                    m,
+                    Seen {
+                        visits: n,
+                        spend: s,
+                        last: Some(l),
+                        categories: HashSet::new(),
+                        offers: 0,
+                        bonus: Bonus::ZERO,
+                    },
+                )
             })
             .collect();
         let rules = &latest.rules;
@@ -430,7 +440,8 @@ impl Krug {
                 .entry(day.clone())
                 .or_insert_with(|| (BacktestDay { day, ..BacktestDay::default() }, HashSet::new()));
             let usage = Usage { spent, today: entry.0.bonus, member_count: seen.offers, member_bonus: seen.bonus };
-            let Some(granted) = policy::grant(rules, &usage, wanted, Bonus::new(crate::types::MAX_AMOUNT).map_err(corrupt)?)
+            let Some(granted) =
+                policy::grant(rules, &usage, wanted, Bonus::new(crate::types::MAX_AMOUNT).map_err(corrupt)?)
             else {
                 continue;
             };

@@ -254,7 +254,12 @@ fn facts_business(config: &TenantConfig, business: &BusinessId) -> Result<Busine
 }
 
 /// Runs each example; returns one line per example that did not produce its expected effects.
-fn failing_examples(sandbox: &Sandbox, ast: &rhai::AST, business: &BusinessFacts, examples: &[OfferExample]) -> Vec<String> {
+fn failing_examples(
+    sandbox: &Sandbox,
+    ast: &rhai::AST,
+    business: &BusinessFacts,
+    examples: &[OfferExample],
+) -> Vec<String> {
     examples
         .iter()
         .filter_map(|ex| {
@@ -294,7 +299,10 @@ fn check_draft(sandbox: &Sandbox, draft: &OfferDraft) -> Result<Checked> {
             (script, Some(template.name()))
         }
         _ => {
-            return Err(Error::InvalidInput { field: "script", message: "give exactly one of script and template".into() });
+            return Err(Error::InvalidInput {
+                field: "script",
+                message: "give exactly one of script and template".into(),
+            });
         }
     };
     sandbox.compile(&script).map_err(|message| Error::OfferScriptInvalid { message })?;
@@ -465,7 +473,13 @@ impl Krug {
 
     /// The operator approves the submitted `version`: it becomes the running version (replacing
     /// any earlier approved one). Audited.
-    pub async fn approve_offer(&self, tenant: &TenantId, offer: OfferId, version: i64, actor: &str) -> Result<OfferView> {
+    pub async fn approve_offer(
+        &self,
+        tenant: &TenantId,
+        offer: OfferId,
+        version: i64,
+        actor: &str,
+    ) -> Result<OfferView> {
         self.review(tenant, offer, version, actor, None).await
     }
 
@@ -637,10 +651,14 @@ impl Krug {
                 view.versions.into_iter().next().map(|v| v.script).ok_or(Error::OfferNotFound)?
             }
             _ => {
-                return Err(Error::InvalidInput { field: "script", message: "give exactly one of script and offer".into() });
+                return Err(Error::InvalidInput {
+                    field: "script",
+                    message: "give exactly one of script and offer".into(),
+                });
             }
         };
-        if run.purchase.paid > run.purchase.amount || !(1..=7).contains(&run.purchase.weekday) || run.purchase.hour > 23 {
+        if run.purchase.paid > run.purchase.amount || !(1..=7).contains(&run.purchase.weekday) || run.purchase.hour > 23
+        {
             return Err(Error::InvalidInput {
                 field: "purchase",
                 message: "paid must not exceed amount, weekday 1..=7, hour 0..=23".into(),
@@ -651,8 +669,9 @@ impl Krug {
         let facts = Facts { purchase: &run.purchase, member: &run.member, business: &business_facts };
         Ok(match sandbox.run_once(&ast, &facts) {
             Ok(effects) => {
-                let bonus = policy::bonus_of(&effects, run.purchase.paid, run.purchase.cashback, t.config.bonus.rounding)
-                    .ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
+                let bonus =
+                    policy::bonus_of(&effects, run.purchase.paid, run.purchase.cashback, t.config.bonus.rounding)
+                        .ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
                 DryRunOutcome { effects, bonus, failure: None }
             }
             Err(failure) => DryRunOutcome { effects: Effects::default(), bonus: Bonus::ZERO, failure: Some(failure) },

@@ -85,13 +85,20 @@ impl Template {
         Ok(match self {
             Template::WelcomeBonus { bonus } => {
                 let k = positive(bonus, "template.bonus")?;
-                format!("// Welcome bonus: the first purchase here earns {k} kopecks.\nif member.visits == 0 {{\n    bonus({k});\n}}\n")
+                format!(
+                    "// Welcome bonus: the first purchase here earns {k} kopecks.\nif member.visits == 0 {{\n    bonus({k});\n}}\n"
+                )
             }
             Template::Birthday { bonus, whole_week } => {
                 let k = positive(bonus, "template.bonus")?;
-                let (field, words) =
-                    if *whole_week { ("birthday_this_week", "in her birthday week") } else { ("birthday_today", "on her birthday") };
-                format!("// Birthday: a purchase {words} earns {k} kopecks.\nif member.{field} {{\n    bonus({k});\n}}\n")
+                let (field, words) = if *whole_week {
+                    ("birthday_this_week", "in her birthday week")
+                } else {
+                    ("birthday_today", "on her birthday")
+                };
+                format!(
+                    "// Birthday: a purchase {words} earns {k} kopecks.\nif member.{field} {{\n    bonus({k});\n}}\n"
+                )
             }
             Template::WeekdayHourMultiplier { weekdays, from_hour, to_hour, percent } => {
                 if weekdays.is_empty() || weekdays.iter().any(|d| !(1..=7).contains(d)) {
@@ -136,7 +143,9 @@ impl Template {
                 if min <= 0 {
                     return Err(("template.min_amount", "must be positive".into()));
                 }
-                format!("// A purchase of at least {min} kopecks earns {k} kopecks.\nif purchase.amount >= {min} {{\n    bonus({k});\n}}\n")
+                format!(
+                    "// A purchase of at least {min} kopecks earns {k} kopecks.\nif purchase.amount >= {min} {{\n    bonus({k});\n}}\n"
+                )
             }
             Template::WinBack { days, bonus } => {
                 let k = positive(bonus, "template.bonus")?;

@@ -231,7 +231,11 @@ impl TenantTx {
     }
 
     /// Inserts a draft version.
-    pub(crate) async fn insert_offer_version(&mut self, v: &NewVersion<'_>, now: OffsetDateTime) -> Result<(), StoreError> {
+    pub(crate) async fn insert_offer_version(
+        &mut self,
+        v: &NewVersion<'_>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
         on!(self, c => sqlx::query(
             "INSERT INTO offer_versions (tenant_id, offer_id, version, status, script, rules_json, examples_json, \
@@ -251,7 +255,11 @@ impl TenantTx {
     }
 
     /// Replaces a draft version's content (drafts are the only mutable versions).
-    pub(crate) async fn update_draft_version(&mut self, v: &NewVersion<'_>, now: OffsetDateTime) -> Result<(), StoreError> {
+    pub(crate) async fn update_draft_version(
+        &mut self,
+        v: &NewVersion<'_>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
         on!(self, c => sqlx::query(
             "UPDATE offer_versions SET script = $4, rules_json = $5, examples_json = $6, template = $7, updated_at = $8 \
@@ -323,7 +331,12 @@ impl TenantTx {
         .await)?;
         Ok(rows
             .into_iter()
-            .map(|(id, version, script, rules_json)| RunningRow { id: OfferId::from_uuid(id), version, script, rules_json })
+            .map(|(id, version, script, rules_json)| RunningRow {
+                id: OfferId::from_uuid(id),
+                version,
+                script,
+                rules_json,
+            })
             .collect())
     }
 
@@ -386,7 +399,11 @@ impl TenantTx {
     }
 
     /// Records an offer fired on a purchase.
-    pub(crate) async fn insert_activation(&mut self, a: &NewActivation<'_>, now: OffsetDateTime) -> Result<(), StoreError> {
+    pub(crate) async fn insert_activation(
+        &mut self,
+        a: &NewActivation<'_>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
         on!(self, c => sqlx::query(
             "INSERT INTO offer_activations (tenant_id, purchase_id, offer_id, version, member_id, business_id, bonus, \
@@ -469,7 +486,10 @@ impl TenantTx {
     }
 
     /// The offer credits a purchase earned: `(bonus, entry, lot)` per activation with bonus.
-    pub(crate) async fn offer_credits(&mut self, purchase: PurchaseId) -> Result<Vec<(Bonus, EntryId, LotId)>, StoreError> {
+    pub(crate) async fn offer_credits(
+        &mut self,
+        purchase: PurchaseId,
+    ) -> Result<Vec<(Bonus, EntryId, LotId)>, StoreError> {
         let tenant = self.tenant_str().to_owned();
         let rows: Vec<(i64, Uuid, Uuid)> = on!(self, c => sqlx::query_as(
             "SELECT bonus, entry_id, lot_id FROM offer_activations WHERE tenant_id = $1 AND purchase_id = $2 \

@@ -49,7 +49,8 @@ async fn running(env: &Env, name: &str, script: &str, rules: OfferRules) -> Offe
     let skinerica = biz("skinerica");
     let mut draft = script_draft(name, script, rules);
     let ex = &draft.examples[0];
-    let probe = DryRun { script: Some(script.into()), offer: None, purchase: ex.purchase.clone(), member: ex.member.clone() };
+    let probe =
+        DryRun { script: Some(script.into()), offer: None, purchase: ex.purchase.clone(), member: ex.member.clone() };
     let outcome = env.krug.dry_run_offer(&env.tenant, &skinerica, probe).await.unwrap();
     draft.examples[0].expect = outcome.effects;
     let offer = env.krug.create_offer(&env.tenant, &skinerica, draft).await.unwrap();
@@ -107,7 +108,10 @@ backend_test!(
                 Effects { multiply_percent: Some(200), ..Effects::default() },
             ),
             (
-                Template::CategoryBonus { category: Category::parse("cosmetology").unwrap(), rate: Bps::new(300).unwrap() },
+                Template::CategoryBonus {
+                    category: Category::parse("cosmetology").unwrap(),
+                    rate: Bps::new(300).unwrap(),
+                },
                 facts(100),
                 member.clone(),
                 PurchaseFacts { category: Category::parse("dentistry").unwrap(), ..facts(100) },
@@ -157,7 +161,12 @@ backend_test!(
             assert_eq!(offer.versions[0].template.as_deref(), Some(template.name()));
             // The generated script passes its own examples (a hit and a miss).
             env.krug.submit_offer(&env.tenant, &skinerica, offer.id).await.unwrap();
-            let dry = |p: PurchaseFacts, m: MemberFacts| DryRun { script: Some(script.clone()), offer: None, purchase: p, member: m };
+            let dry = |p: PurchaseFacts, m: MemberFacts| DryRun {
+                script: Some(script.clone()),
+                offer: None,
+                purchase: p,
+                member: m,
+            };
             let hit = env.krug.dry_run_offer(&env.tenant, &skinerica, dry(hit_p, hit_m)).await.unwrap();
             assert_eq!(hit.effects, expect, "{}", template.name());
             let miss = env.krug.dry_run_offer(&env.tenant, &skinerica, dry(miss_p, miss_m)).await.unwrap();
@@ -191,8 +200,11 @@ backend_test!(
         assert_eq!(applied.badges, vec!["first-glow".to_owned()]);
         assert_eq!(receipt.balance.pending, bonus(receipt.cashback.get() + expected));
         assert_eq!(env.krug.verify_ledger(&env.tenant, anna).await.unwrap(), bonus(receipt.cashback.get() + expected));
-        let offer_lots =
-            scalar_i64(&env.db, "SELECT COUNT(*) FROM lots WHERE source = 'offer' AND issuer_business_id = 'skinerica'").await;
+        let offer_lots = scalar_i64(
+            &env.db,
+            "SELECT COUNT(*) FROM lots WHERE source = 'offer' AND issuer_business_id = 'skinerica'",
+        )
+        .await;
         assert_eq!(offer_lots, 1);
         let coupons = scalar_text(&env.db, "SELECT coupons_json FROM offer_activations").await;
         assert_eq!(coupons, r#"["spa-10"]"#);
@@ -206,7 +218,14 @@ backend_test!(
         let stats = env.krug.offer_analytics(&env.tenant, Some(&biz("skinerica")), offer).await.unwrap();
         assert_eq!(stats.len(), 1);
         assert_eq!(
-            (stats[0].matched, stats[0].revenue, stats[0].activations, stats[0].bonus, stats[0].members, stats[0].failures),
+            (
+                stats[0].matched,
+                stats[0].revenue,
+                stats[0].activations,
+                stats[0].bonus,
+                stats[0].members,
+                stats[0].failures
+            ),
             (1, 200_000, 1, expected, 1, 0)
         );
         // Another business's purchase does not run skinerica's offer.
@@ -226,9 +245,13 @@ backend_test!(
             OfferRules::default(),
         )
         .await;
-        let broken =
-            running(&env, "broken", "if purchase.amount > 150000 { bonus(-5); }", OfferRules { priority: -1, ..OfferRules::default() })
-                .await;
+        let broken = running(
+            &env,
+            "broken",
+            "if purchase.amount > 150000 { bonus(-5); }",
+            OfferRules { priority: -1, ..OfferRules::default() },
+        )
+        .await;
         let fine = running(&env, "fine", "bonus(100);", OfferRules { priority: -2, ..OfferRules::default() }).await;
         let anna = env.member(1).await;
         let receipt = env.buy(anna, "skinerica", 2_000, "R-1").await;
@@ -239,10 +262,16 @@ backend_test!(
         }
         // The sandbox says which limit stopped a dry run.
         let skinerica = biz("skinerica");
-        let run = |script: &str| DryRun { script: Some(script.into()), offer: None, purchase: facts(1_000), member: MemberFacts::default() };
+        let run = |script: &str| DryRun {
+            script: Some(script.into()),
+            offer: None,
+            purchase: facts(1_000),
+            member: MemberFacts::default(),
+        };
         let stopped = env.krug.dry_run_offer(&env.tenant, &skinerica, run("loop {}")).await.unwrap();
         assert!(matches!(stopped.failure, Some(ScriptFailure::Limit(_))), "{stopped:?}");
-        let grown = env.krug.dry_run_offer(&env.tenant, &skinerica, run("let s = \"ab\"; loop { s += s; }")).await.unwrap();
+        let grown =
+            env.krug.dry_run_offer(&env.tenant, &skinerica, run("let s = \"ab\"; loop { s += s; }")).await.unwrap();
         assert!(matches!(grown.failure, Some(ScriptFailure::Limit(_))), "{grown:?}");
         env.krug.verify_ledger(&env.tenant, anna).await.unwrap();
     }
@@ -263,8 +292,11 @@ backend_test!(
             let tenant = env.tenant.clone();
             let member = *member;
             tasks.push(tokio::spawn(async move {
-                krug.record_purchase(&tenant, krug::RecordPurchase::new(member, biz("skinerica"), rub(500), format!("C-{i}")))
-                    .await
+                krug.record_purchase(
+                    &tenant,
+                    krug::RecordPurchase::new(member, biz("skinerica"), rub(500), format!("C-{i}")),
+                )
+                .await
             }));
         }
         let mut total = 0;
@@ -277,7 +309,9 @@ backend_test!(
         assert_eq!((total, fired), (1_000, 4));
         let view = env.krug.offer(&env.tenant, None, offer).await.unwrap();
         assert_eq!((view.spent, view.activations), (bonus(1_000), 4));
-        let lots = scalar_i64(&env.db, "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM lots WHERE source = 'offer'").await;
+        let lots =
+            scalar_i64(&env.db, "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM lots WHERE source = 'offer'")
+                .await;
         assert_eq!(lots, 1_000);
         for member in members {
             env.krug.verify_ledger(&env.tenant, member).await.unwrap();
@@ -338,9 +372,15 @@ backend_test!(
         // Another business: not found, for every read and write.
         assert!(matches!(env.krug.offer(&env.tenant, Some(&mindal), offer.id).await, Err(Error::OfferNotFound)));
         assert!(env.krug.offers(&env.tenant, Some(&mindal)).await.unwrap().is_empty());
-        assert!(matches!(env.krug.edit_offer(&env.tenant, &mindal, offer.id, draft.clone()).await, Err(Error::OfferNotFound)));
+        assert!(matches!(
+            env.krug.edit_offer(&env.tenant, &mindal, offer.id, draft.clone()).await,
+            Err(Error::OfferNotFound)
+        ));
         assert!(matches!(env.krug.submit_offer(&env.tenant, &mindal, offer.id).await, Err(Error::OfferNotFound)));
-        assert!(matches!(env.krug.pause_offer(&env.tenant, Some(&mindal), offer.id, "x").await, Err(Error::OfferNotFound)));
+        assert!(matches!(
+            env.krug.pause_offer(&env.tenant, Some(&mindal), offer.id, "x").await,
+            Err(Error::OfferNotFound)
+        ));
         assert!(matches!(
             env.krug.offer_analytics(&env.tenant, Some(&mindal), offer.id).await,
             Err(Error::OfferNotFound)
@@ -369,8 +409,15 @@ backend_test!(
         let archived = env.krug.archive_offer(&env.tenant, offer.id, OPERATOR).await.unwrap();
         assert_eq!(archived.status, OfferStatus::Archived);
         assert!(env.buy(anna, "skinerica", 1_000, "R-3").await.offers.is_empty());
-        let actions: Vec<String> =
-            env.krug.audit_log(&env.tenant, 50).await.unwrap().into_iter().map(|a| a.action).filter(|a| a.starts_with("offer.")).collect();
+        let actions: Vec<String> = env
+            .krug
+            .audit_log(&env.tenant, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.action)
+            .filter(|a| a.starts_with("offer."))
+            .collect();
         assert_eq!(actions, ["offer.archive", "offer.resume", "offer.pause", "offer.approve", "offer.reject"]);
     }
 );
@@ -450,7 +497,10 @@ backend_test!(
         let total = receipt.cashback.get() + 1_001;
         let half = env
             .krug
-            .refund(&env.tenant, RefundPurchase { purchase: receipt.purchase, refund_id: "F-1".into(), amount: Some(rub(500)) })
+            .refund(
+                &env.tenant,
+                RefundPurchase { purchase: receipt.purchase, refund_id: "F-1".into(), amount: Some(rub(500)) },
+            )
             .await
             .unwrap();
         assert_eq!(half.offer_bonus_reversed, bonus(500));
@@ -500,7 +550,10 @@ backend_test!(
         // Anna's first and Bella's first visit match; the budget of 8 ₽ cuts the second to 3 ₽.
         assert_eq!((report.purchases, report.matched, report.members_reached), (3, 2, 2));
         assert_eq!((report.total_bonus, report.cost_per_member), (bonus(800), bonus(400)));
-        assert_eq!(report.by_day.iter().map(|d| (d.matched, d.bonus.get())).collect::<Vec<_>>(), vec![(1, 500), (1, 300)]);
+        assert_eq!(
+            report.by_day.iter().map(|d| (d.matched, d.bonus.get())).collect::<Vec<_>>(),
+            vec![(1, 500), (1, 300)]
+        );
         // Another business cannot backtest it; nothing was written.
         assert!(matches!(
             env.krug.backtest_offer(&env.tenant, &biz("mindal"), offer.id, 30, None).await,
@@ -516,15 +569,18 @@ backend_test!(
         let skinerica = biz("skinerica");
         let before = offer_rows(&env).await;
         let scripts = [
-            "bonus(",                       // syntax
-            "bonus(customer.amount);",      // unknown variable (strict)
-            "import \"fs\" as fs;",         // modules
-            "eval(\"bonus(1)\");",          // eval
-            "let x = 1.5;",                 // no floats
-            "",                             // empty
+            "bonus(",                  // syntax
+            "bonus(customer.amount);", // unknown variable (strict)
+            "import \"fs\" as fs;",    // modules
+            "eval(\"bonus(1)\");",     // eval
+            "let x = 1.5;",            // no floats
+            "",                        // empty
         ];
         for script in scripts {
-            let r = env.krug.create_offer(&env.tenant, &skinerica, script_draft("bad", script, OfferRules::default())).await;
+            let r = env
+                .krug
+                .create_offer(&env.tenant, &skinerica, script_draft("bad", script, OfferRules::default()))
+                .await;
             assert!(matches!(r, Err(Error::OfferScriptInvalid { .. })), "{script}: {r:?}");
         }
         let mut both = script_draft("both", "bonus(1);", OfferRules::default());
@@ -538,7 +594,9 @@ backend_test!(
                     script_draft("budget", "bonus(1);", OfferRules { budget: Some(bonus(0)), ..OfferRules::default() }),
                 )
                 .await,
-            env.krug.create_offer(&env.tenant, &skinerica, script_draft("  ", "bonus(1);", OfferRules::default())).await,
+            env.krug
+                .create_offer(&env.tenant, &skinerica, script_draft("  ", "bonus(1);", OfferRules::default()))
+                .await,
             env.krug
                 .create_offer(
                     &env.tenant,
@@ -554,20 +612,35 @@ backend_test!(
         for r in refusals {
             assert!(matches!(r, Err(Error::InvalidInput { .. })), "{r:?}");
         }
-        let unknown = env.krug.create_offer(&env.tenant, &biz("nowhere"), script_draft("x", "bonus(1);", OfferRules::default())).await;
+        let unknown = env
+            .krug
+            .create_offer(&env.tenant, &biz("nowhere"), script_draft("x", "bonus(1);", OfferRules::default()))
+            .await;
         assert_eq!(unknown.unwrap_err().code(), "business_not_found");
         let missing = OfferId::from_uuid(uuid::Uuid::nil());
-        assert_eq!(env.krug.approve_offer(&env.tenant, missing, 1, OPERATOR).await.unwrap_err().code(), "offer_not_found");
+        assert_eq!(
+            env.krug.approve_offer(&env.tenant, missing, 1, OPERATOR).await.unwrap_err().code(),
+            "offer_not_found"
+        );
         assert_eq!(offer_rows(&env).await, before);
         // A rejection needs a reason; a bad backtest window is refused.
-        let offer = env.krug.create_offer(&env.tenant, &skinerica, script_draft("ok", "bonus(1);", OfferRules::default())).await.unwrap();
+        let offer = env
+            .krug
+            .create_offer(&env.tenant, &skinerica, script_draft("ok", "bonus(1);", OfferRules::default()))
+            .await
+            .unwrap();
         env.krug.submit_offer(&env.tenant, &skinerica, offer.id).await.unwrap_err();
         let r = env.krug.reject_offer(&env.tenant, offer.id, 1, "  ", OPERATOR).await;
         assert_eq!(r.unwrap_err().code(), "invalid_input");
         let r = env.krug.backtest_offer(&env.tenant, &skinerica, offer.id, 0, None).await;
         assert_eq!(r.unwrap_err().code(), "invalid_input");
         // A run-time effect error in a dry run is an outcome, not an error.
-        let dry = DryRun { script: Some("bonus(-1);".into()), offer: None, purchase: facts(100), member: MemberFacts::default() };
+        let dry = DryRun {
+            script: Some("bonus(-1);".into()),
+            offer: None,
+            purchase: facts(100),
+            member: MemberFacts::default(),
+        };
         let outcome = env.krug.dry_run_offer(&env.tenant, &skinerica, dry).await.unwrap();
         assert!(matches!(outcome.failure, Some(ScriptFailure::Runtime(_))), "{outcome:?}");
         let dry = DryRun {
@@ -597,9 +670,7 @@ backend_test!(
                     let at = (start().unix_timestamp() - 86_400 * 30 + i * 25) * 1_000_000;
                     let id = uuid::Uuid::from_u128(0xA000_0000_0000_0000_0000_0000_0000_0000 + i as u128);
                     let (m, id) = match env.db.backend() {
-                        krug_testkit::Backend::Sqlite => {
-                            (format!("X'{}'", m.simple()), format!("X'{}'", id.simple()))
-                        }
+                        krug_testkit::Backend::Sqlite => (format!("X'{}'", m.simple()), format!("X'{}'", id.simple())),
                         krug_testkit::Backend::Postgres => (format!("'{m}'"), format!("'{id}'")),
                     };
                     format!(
