@@ -221,22 +221,24 @@ fn scan_decision_with_offers(c: &mut Criterion) {
         birthday_this_week: false,
         days_since_last_visit: Some(12),
     };
+    // A Tuesday 13:00 purchase of 5 000 ₽ at Миндаль, all paid with money.
+    let purchase_facts = |cashback: Bonus| PurchaseFacts {
+        amount,
+        paid: amount,
+        category: business.category.clone(),
+        business: mindal.clone(),
+        weekday: 2,
+        hour: 13,
+        date: now.date(),
+        cashback,
+    };
     let mut g = c.benchmark_group("offers");
     g.bench_function("scan_decision+10_offers", |b| {
         b.iter_batched(
             || base.clone(),
             |mut account| {
                 let (mut plan, cashback, _) = decide(&config, &mut account, &vip, &mindal, amount, Bonus::ZERO, now);
-                let purchase = PurchaseFacts {
-                    amount,
-                    paid: amount,
-                    category: business.category.clone(),
-                    business: mindal.clone(),
-                    weekday: 2,
-                    hour: 13,
-                    date: now.date(),
-                    cashback,
-                };
+                let purchase = purchase_facts(cashback);
                 let mut scope = sandbox.scope(&Facts { purchase: &purchase, member: &member, business: &business });
                 let mut cap = config.offers.purchase_cap();
                 let ids = UuidV7;
@@ -274,16 +276,7 @@ fn scan_decision_with_offers(c: &mut Criterion) {
     });
     // One small rule from a cached AST, for scale.
     let (_, ast) = offers.first().unwrap();
-    let purchase = PurchaseFacts {
-        amount,
-        paid: amount,
-        category: business.category.clone(),
-        business: mindal.clone(),
-        weekday: 2,
-        hour: 13,
-        date: now.date(),
-        cashback: Bonus::ZERO,
-    };
+    let purchase = purchase_facts(Bonus::ZERO);
     let mut scope = sandbox.scope(&Facts { purchase: &purchase, member: &member, business: &business });
     g.bench_function("one_rule", |b| b.iter(|| sandbox.run(&mut scope, black_box(ast)).unwrap()));
     let happy_hours = ten_offers().get(2).unwrap().1.clone();

@@ -359,6 +359,14 @@ impl Krug {
         })
     }
 
+    async fn offer_views(tx: &mut TenantTx, rows: Vec<OfferRow>) -> Result<Vec<OfferView>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(Self::offer_view(tx, row).await?);
+        }
+        Ok(out)
+    }
+
     async fn latest_version(tx: &mut TenantTx, row: &OfferRow) -> Result<VersionRow> {
         let versions = tx.offer_versions(row.id).await?;
         versions
@@ -387,7 +395,7 @@ impl Krug {
             examples_json: &examples,
             template: checked.template,
         };
-        tx.insert_offer_version(&version, now).await?;
+        tx.put_draft_version(&version, now).await?;
         let row = tx.lock_offer(id).await?;
         let view = Self::offer_view(&mut tx, row).await?;
         tx.commit().await?;
@@ -425,13 +433,13 @@ impl Krug {
             template: checked.template,
         };
         if latest.status == "draft" {
-            tx.update_draft_version(&version, now).await?;
+            tx.put_draft_version(&version, now).await?;
         } else {
             if latest.status == "submitted" {
                 tx.set_version_status(offer, latest.version, "withdrawn", None, now).await?;
             }
             version.version = latest.version + 1;
-            tx.insert_offer_version(&version, now).await?;
+            tx.put_draft_version(&version, now).await?;
             row.latest_version = version.version;
         }
         draft.name.trim().clone_into(&mut row.name);
@@ -611,11 +619,7 @@ impl Krug {
         self.tenant(tenant)?;
         let mut tx = self.read(tenant).await?;
         let rows = tx.offers_of(scope).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            out.push(Self::offer_view(&mut tx, row).await?);
-        }
-        Ok(out)
+        Self::offer_views(&mut tx, rows).await
     }
 
     /// Offers with a version waiting for approval (the operator's queue), oldest first.
@@ -623,11 +627,7 @@ impl Krug {
         self.tenant(tenant)?;
         let mut tx = self.read(tenant).await?;
         let rows = tx.offers_with_version_status("submitted").await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            out.push(Self::offer_view(&mut tx, row).await?);
-        }
-        Ok(out)
+        Self::offer_views(&mut tx, rows).await
     }
 
     /// One offer; another business's offer is [`Error::OfferNotFound`] when `scope` is set.

@@ -230,8 +230,9 @@ impl TenantTx {
         Ok(())
     }
 
-    /// Inserts a draft version.
-    pub(crate) async fn insert_offer_version(
+    /// Writes a draft version: inserts it, or replaces its content while it is still a draft
+    /// (drafts are the only mutable versions; a submitted or decided one is left as it was).
+    pub(crate) async fn put_draft_version(
         &mut self,
         v: &NewVersion<'_>,
         now: OffsetDateTime,
@@ -240,30 +241,11 @@ impl TenantTx {
         on!(self, c => sqlx::query(
             "INSERT INTO offer_versions (tenant_id, offer_id, version, status, script, rules_json, examples_json, \
              template, reviewed_by, review_reason, created_at, updated_at) \
-             VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7, NULL, NULL, $8, $8)",
-        )
-        .bind(&tenant)
-        .bind(v.offer.as_uuid())
-        .bind(v.version)
-        .bind(v.script)
-        .bind(v.rules_json)
-        .bind(v.examples_json)
-        .bind(v.template)
-        .bind(ts(now))
-        .execute(c).await.map(|_| ()))?;
-        Ok(())
-    }
-
-    /// Replaces a draft version's content (drafts are the only mutable versions).
-    pub(crate) async fn update_draft_version(
-        &mut self,
-        v: &NewVersion<'_>,
-        now: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        let tenant = self.tenant_str().to_owned();
-        on!(self, c => sqlx::query(
-            "UPDATE offer_versions SET script = $4, rules_json = $5, examples_json = $6, template = $7, updated_at = $8 \
-             WHERE tenant_id = $1 AND offer_id = $2 AND version = $3 AND status = 'draft'",
+             VALUES ($1, $2, $3, 'draft', $4, $5, $6, $7, NULL, NULL, $8, $8) \
+             ON CONFLICT (tenant_id, offer_id, version) DO UPDATE SET script = excluded.script, \
+               rules_json = excluded.rules_json, examples_json = excluded.examples_json, \
+               template = excluded.template, updated_at = excluded.updated_at \
+             WHERE offer_versions.status = 'draft'",
         )
         .bind(&tenant)
         .bind(v.offer.as_uuid())
