@@ -51,7 +51,8 @@ pub(super) struct OfferPurchase<'a> {
     pub(super) paid: Kopecks,
     pub(super) cashback: Bonus,
     pub(super) tier: Option<&'a TierCode>,
-    pub(super) categories: usize,
+    /// The member's categories in the status window, this purchase included.
+    pub(super) categories: &'a std::collections::BTreeSet<Category>,
     pub(super) at: OffsetDateTime,
 }
 
@@ -74,6 +75,13 @@ fn birthday_flags(birthday: Date, day: Date) -> (bool, bool) {
     let monday = day - Duration::days(i64::from(day.weekday().number_days_from_monday()));
     let week = (0..7).any(|i| on(monday + Duration::days(i)));
     (on(day), week)
+}
+
+/// How many of `categories` are not a clinic's: a script of one partner must not learn, even as
+/// a count, that a member was treated at a medical partner (medical secrecy).
+fn non_medical_categories(config: &TenantConfig, categories: &std::collections::BTreeSet<Category>) -> i64 {
+    let medical = |c: &Category| config.businesses.iter().any(|b| b.medical && &b.category == c);
+    i64::try_from(categories.iter().filter(|c| !medical(c)).count()).unwrap_or(i64::MAX)
 }
 
 fn overflow() -> Error {
@@ -303,7 +311,7 @@ impl Krug {
             days_since_joining: (p.at - row.created_at).whole_days().max(0),
             visits,
             spend: Kopecks::new(spend.max(0)).map_err(corrupt)?,
-            categories: i64::try_from(p.categories).unwrap_or(i64::MAX),
+            categories: non_medical_categories(config, p.categories),
             birthday_today,
             birthday_this_week,
             days_since_last_visit: last.map(|l| (p.at - l).whole_days().max(0)),

@@ -246,7 +246,7 @@ impl Krug {
             paid,
             cashback,
             tier: decision.tier.as_ref(),
-            categories: stats.categories.len(),
+            categories: &stats.categories,
             at: input.at,
         };
         let offers = self.apply_offers_in(tx, config, &offer_purchase, &mut account, &mut plan, ctx).await?;

@@ -171,7 +171,8 @@ pub struct MemberFacts {
     pub visits: i64,
     /// `member.spend`: net spend at this business before this purchase, kopecks.
     pub spend: Kopecks,
-    /// `member.categories`: distinct categories in the status window, this purchase included.
+    /// `member.categories`: distinct categories in the status window, this purchase included;
+    /// medical partners' categories are never counted (medical secrecy).
     pub categories: i64,
     /// `member.birthday_today`.
     pub birthday_today: bool,

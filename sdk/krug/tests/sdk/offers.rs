@@ -715,3 +715,17 @@ backend_test!(
         assert_eq!((report.purchases, report.matched), (100_000, 20_000));
     }
 );
+
+backend_test!(
+    async fn a_clinic_visit_does_not_count_in_the_categories_another_partners_script_sees(db: TestDb) {
+        let env = env(db).await;
+        running(&env, "explorer", "if member.categories >= 2 { bonus(100); }", OfferRules::default()).await;
+        let anna = env.member(1).await;
+        env.medical_consent(anna).await;
+        env.buy(anna, "stim-center", 1_000, "D-1").await;
+        // Dentistry + cosmetology, but the clinic's category is not counted: 1.
+        assert!(env.buy(anna, "skinerica", 1_000, "S-1").await.offers.is_empty());
+        env.buy(anna, "mindal", 1_000, "M-1").await;
+        assert_eq!(env.buy(anna, "skinerica", 1_000, "S-2").await.offers.len(), 1);
+    }
+);
