@@ -86,6 +86,8 @@ pub struct RefundResponse {
     pub tier_after: Option<String>,
     /// The member's balance after the refund.
     pub balance: Balance,
+    /// Offer bonus taken back, proportionally like the cashback.
+    pub offer_bonus_reversed_kopecks: i64,
 }
 
 fn counter(auth: &BearerAuth) -> Result<(&krug::types::TenantId, &krug::types::BusinessId), ApiError> {
@@ -155,6 +157,7 @@ impl ScansApi {
             budget_reversed_kopecks: r.budget_reversed.get(),
             tier_after: r.tier_after.map(|t| t.to_string()),
             balance: Balance::from(&r.balance),
+            offer_bonus_reversed_kopecks: r.offer_bonus_reversed.get(),
         }))
     }
 }

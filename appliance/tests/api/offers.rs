@@ -79,6 +79,18 @@ backend_test!(
         let backtest = app.get(&format!("{path}/backtest?days=7"), Some(&owner.access)).await;
         assert_eq!((backtest.status, &backtest.body["purchases"]), (200, &json!(1)), "{:?}", backtest.body);
 
+        // A full refund takes the offer bonus back with the cashback.
+        let purchase = receipt.body["purchase_id"].as_str().unwrap();
+        let refund = app
+            .post(&format!("/v1/purchases/{purchase}/refunds"), Some(&cashier.access), &json!({"refund_id": "F-1"}))
+            .await;
+        assert_eq!(
+            (refund.status, &refund.body["offer_bonus_reversed_kopecks"]),
+            (200, &json!(30000)),
+            "{:?}",
+            refund.body
+        );
+
         let paused = app.post(&format!("/v1/operator/offers/{id}/pause"), Some(&operator.access), &json!({})).await;
         assert_eq!(paused.body["status"], "paused");
         let archived = app.post(&format!("/v1/operator/offers/{id}/archive"), Some(&operator.access), &json!({})).await;
