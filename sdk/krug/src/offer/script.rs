@@ -228,3 +228,61 @@ fn business_map(b: &BusinessFacts) -> Map {
     m.insert("category".into(), b.category.as_str().into());
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::Kopecks;
+
+    fn facts() -> (PurchaseFacts, MemberFacts, BusinessFacts) {
+        let business = BusinessId::parse("skinerica").unwrap();
+        let category = Category::parse("cosmetology").unwrap();
+        let purchase = PurchaseFacts {
+            amount: Kopecks::new(150_000).unwrap(),
+            paid: Kopecks::new(150_000).unwrap(),
+            category: category.clone(),
+            business: business.clone(),
+            weekday: 2,
+            hour: 13,
+            date: time::macros::date!(2026 - 03 - 03),
+            cashback: Bonus::ZERO,
+        };
+        (purchase, MemberFacts::default(), BusinessFacts { id: business, category })
+    }
+
+    #[test]
+    fn imports_eval_floats_and_unknown_variables_are_refused_at_compile_time() {
+        let sandbox = Sandbox::new(&OfferLimits::default());
+        for script in ["import \"x\" as y;", "eval(\"1\");", "let f = 1.5;", "bonus(nobody);", "bonus("] {
+            assert!(sandbox.compile(script).is_err(), "{script}");
+        }
+        assert!(sandbox.compile("if purchase.weekday == 2 { multiply(200); }").is_ok());
+    }
+
+    #[test]
+    fn one_offer_cannot_shadow_the_facts_the_next_offer_sees() {
+        let sandbox = Sandbox::new(&OfferLimits::default());
+        let (p, m, b) = facts();
+        let mut scope = sandbox.scope(&Facts { purchase: &p, member: &m, business: &b });
+        let first = sandbox.compile("let purchase = #{ amount: 0 }; bonus(purchase.amount);").unwrap();
+        let second = sandbox.compile("bonus(purchase.amount / 100);").unwrap();
+        assert_eq!(sandbox.run(&mut scope, &first).unwrap().bonus, Bonus::ZERO);
+        assert_eq!(sandbox.run(&mut scope, &second).unwrap().bonus, Bonus::new(1_500).unwrap());
+        // The facts are constants: assigning to them is a run-time error, not a change.
+        let write = sandbox.compile("purchase.amount = 1;").unwrap();
+        assert!(matches!(sandbox.run(&mut scope, &write), Err(ScriptFailure::Runtime(_))));
+        assert_eq!(sandbox.run(&mut scope, &second).unwrap().bonus, Bonus::new(1_500).unwrap());
+    }
+
+    #[test]
+    fn a_failed_run_leaves_no_effects_and_effects_outside_a_run_are_refused() {
+        let sandbox = Sandbox::new(&OfferLimits { max_operations: 1_000, ..OfferLimits::default() });
+        let (p, m, b) = facts();
+        let facts = Facts { purchase: &p, member: &m, business: &b };
+        let ast = sandbox.compile("bonus(100); award_badge(\"x\"); loop {}").unwrap();
+        assert!(matches!(sandbox.run_once(&ast, &facts), Err(ScriptFailure::Limit(_))));
+        assert!(record(|_| Ok(())).is_err());
+        let deep = sandbox.compile("fn f(n) { f(n + 1) } f(0);").unwrap();
+        assert!(matches!(sandbox.run_once(&deep, &facts), Err(ScriptFailure::Limit(_))));
+    }
+}
