@@ -8,6 +8,7 @@ pub mod dto;
 pub mod health;
 pub mod lookup;
 pub mod me;
+pub mod offer_dto;
 pub mod offers;
 pub mod operator;
 pub mod scans;
