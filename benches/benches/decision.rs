@@ -1,7 +1,8 @@
 //! Criterion micro-benches of the in-memory scan decision — no I/O: QR code verification, tier
 //! evaluation with the svoy-krug ladder, and the whole decision the store path makes per scan
 //! (tier + redemption plan over an account of ~10 lots + cashback + budget share + the balance
-//! view the receipt returns), through the SDK's public pure APIs.
+//! view the receipt returns), through the SDK's public pure APIs — and the same decision with ten
+//! active offers (Rhai scripts from the templates and by hand) evaluated and credited.
 //!
 //! `cargo bench -p krug-benches --bench decision`; `cargo test` only builds this file.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::float_arithmetic, missing_docs)] // a bench, like a test
@@ -164,11 +165,130 @@ fn scan_decision(c: &mut Criterion) {
     g.finish();
 }
 
+/// Ten active offers of one business, as templates and hand-written scripts generate them.
+fn ten_offers() -> Vec<(krug::offer::OfferRules, String)> {
+    use krug::offer::{OfferRules, Template};
+    use krug::types::Bps;
+    let b = |k| Bonus::new(k).unwrap();
+    let templates = [
+        Template::WelcomeBonus { bonus: b(30_000) },
+        Template::Birthday { bonus: b(50_000), whole_week: true },
+        Template::WeekdayHourMultiplier { weekdays: vec![2, 4], from_hour: 12, to_hour: 16, percent: 200 },
+        Template::CategoryBonus { category: Category::parse("beauty_salon").unwrap(), rate: Bps::new(300).unwrap() },
+        Template::EveryNthVisit { n: 5, bonus: b(20_000) },
+        Template::SpendThreshold { min_amount: Kopecks::rubles(3_000).unwrap(), bonus: b(15_000) },
+        Template::WinBack { days: 60, bonus: b(25_000) },
+    ];
+    let mut offers: Vec<(OfferRules, String)> = templates
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (OfferRules { priority: i as i32, ..OfferRules::default() }, t.script().unwrap()))
+        .collect();
+    for script in [
+        "if member.tier == \"vip\" && purchase.amount >= 100000 { bonus_rate(150); award_badge(\"vip-regular\"); }",
+        "if member.categories >= 3 { issue_coupon(\"spa-10\"); }",
+        "let h = purchase.hour; if h >= 8 && h < 11 && member.visits > 2 { bonus(5000); }",
+    ] {
+        offers.push((OfferRules { priority: -1, budget: Some(b(10_000_000)), ..OfferRules::default() }, script.into()));
+    }
+    offers
+}
+
+/// The scan decision plus ten active offers: each script runs in the sandbox on the purchase's
+/// facts, its effects are priced, its limits and the per-purchase cap applied, and each grant
+/// credited as its own lot — everything the store path does between loading and writing.
+fn scan_decision_with_offers(c: &mut Criterion) {
+    use krug::offer::policy::{self, Usage};
+    use krug::offer::{BusinessFacts, Facts, MemberFacts, PurchaseFacts, Sandbox};
+    let config = config();
+    let now = SystemClock.now();
+    let businesses: Vec<BusinessId> = config.businesses.iter().map(|b| b.id.clone()).collect();
+    let base = account(now, &businesses);
+    let vip = stats(45_000, &["gastro_market", "beauty_salon", "cosmetology"]);
+    let mindal = BusinessId::parse("mindal").unwrap();
+    let amount = Kopecks::rubles(5_000).unwrap();
+    let sandbox = Sandbox::new(&config.offers);
+    let offers: Vec<_> =
+        ten_offers().into_iter().map(|(rules, script)| (rules, sandbox.compile(&script).unwrap())).collect();
+    let business = BusinessFacts { id: mindal.clone(), category: Category::parse("beauty_salon").unwrap() };
+    let member = MemberFacts {
+        tier: Some(krug::types::TierCode::parse("vip").unwrap()),
+        days_since_joining: 200,
+        visits: 9,
+        spend: Kopecks::rubles(40_000).unwrap(),
+        categories: 3,
+        birthday_today: false,
+        birthday_this_week: false,
+        days_since_last_visit: Some(12),
+    };
+    // A Tuesday 13:00 purchase of 5 000 ₽ at Миндаль, all paid with money.
+    let purchase_facts = |cashback: Bonus| PurchaseFacts {
+        amount,
+        paid: amount,
+        category: business.category.clone(),
+        business: mindal.clone(),
+        weekday: 2,
+        hour: 13,
+        date: now.date(),
+        cashback,
+    };
+    let mut g = c.benchmark_group("offers");
+    g.bench_function("scan_decision+10_offers", |b| {
+        b.iter_batched(
+            || base.clone(),
+            |mut account| {
+                let (mut plan, cashback, _) = decide(&config, &mut account, &vip, &mindal, amount, Bonus::ZERO, now);
+                let purchase = purchase_facts(cashback);
+                let mut scope = sandbox.scope(&Facts { purchase: &purchase, member: &member, business: &business });
+                let mut cap = config.offers.purchase_cap();
+                let ids = UuidV7;
+                let ctx = Ctx { now, ids: &ids };
+                for (rules, ast) in &offers {
+                    let Ok(effects) = sandbox.run(&mut scope, ast) else { continue };
+                    if effects.is_empty() {
+                        continue;
+                    }
+                    let wanted = policy::bonus_of(&effects, amount, cashback, config.bonus.rounding).unwrap();
+                    let Some(granted) = policy::grant(rules, &Usage::default(), wanted, cap) else { continue };
+                    cap = cap.checked_sub(granted).unwrap();
+                    if !granted.is_zero() {
+                        let credit = Credit {
+                            kind: EntryKind::Accrual,
+                            source: Source::Offer,
+                            issuer: Some(mindal.clone()),
+                            purchase: None,
+                            amount: granted,
+                            available_at: now + Duration::days(14),
+                            expires_at: now + Duration::days(365),
+                            reason: None,
+                            actor: None,
+                        };
+                        account.credit(&mut plan, credit, ctx).unwrap();
+                    }
+                    if rules.exclusive {
+                        break;
+                    }
+                }
+                black_box(plan)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    // One small rule from a cached AST, for scale.
+    let (_, ast) = offers.first().unwrap();
+    let purchase = purchase_facts(Bonus::ZERO);
+    let mut scope = sandbox.scope(&Facts { purchase: &purchase, member: &member, business: &business });
+    g.bench_function("one_rule", |b| b.iter(|| sandbox.run(&mut scope, black_box(ast)).unwrap()));
+    let happy_hours = ten_offers().get(2).unwrap().1.clone();
+    g.bench_function("compile", |b| b.iter(|| sandbox.compile(black_box(&happy_hours)).unwrap()));
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     // Short runs: these are sub-microsecond to few-microsecond functions; 2 s is plenty.
     config = Criterion::default().warm_up_time(std::time::Duration::from_millis(500))
         .measurement_time(std::time::Duration::from_secs(2));
-    targets = qr, tiers, scan_decision
+    targets = qr, tiers, scan_decision, scan_decision_with_offers
 }
 criterion_main!(benches);

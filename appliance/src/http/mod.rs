@@ -11,6 +11,8 @@ pub mod events;
 pub mod health;
 pub mod lookup;
 pub mod me;
+pub mod offer_dto;
+pub mod offers;
 pub mod operator;
 pub mod scans;
 pub mod staff;
@@ -47,6 +49,9 @@ pub enum ApiTags {
     Events,
     /// Coupon templates and codes (owner, operator) and the cashier's coupon preview.
     Coupons,
+    /// Partners' offers (Rhai rules or templates): authoring, dry runs, backtests, analytics;
+    /// the operator's approval.
+    Offers,
 }
 
 /// The composed API.
@@ -63,6 +68,7 @@ pub type Api = (
     events::EventsApi,
     event_votes::EventVotesApi,
     coupons::CouponsApi,
+    offers::OffersApi,
 );
 
 /// The OpenAPI service (also what `krug openapi` prints).
@@ -81,6 +87,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             events::EventsApi,
             event_votes::EventVotesApi,
             coupons::CouponsApi,
+            offers::OffersApi,
         ),
         "Krug",
         env!("CARGO_PKG_VERSION"),

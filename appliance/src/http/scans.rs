@@ -94,6 +94,8 @@ pub struct RefundResponse {
     pub coupon_bonus_reversed_kopecks: i64,
     /// Whether the refund gave the purchase's coupon back (tenant policy).
     pub coupon_restored: bool,
+    /// Offer bonus taken back, proportionally like the cashback.
+    pub offer_bonus_reversed_kopecks: i64,
 }
 
 fn counter(auth: &BearerAuth) -> Result<(&krug::types::TenantId, &krug::types::BusinessId), ApiError> {
@@ -168,6 +170,7 @@ impl ScansApi {
             balance: Balance::from(&r.balance),
             coupon_bonus_reversed_kopecks: r.coupon_bonus_reversed.get(),
             coupon_restored: r.coupon_restored,
+            offer_bonus_reversed_kopecks: r.offer_bonus_reversed.get(),
         }))
     }
 }

@@ -12,6 +12,7 @@ mod events;
 mod isolation;
 mod journey;
 mod member_profile;
+mod offers;
 mod openapi;
 mod roles;
 mod sessions;

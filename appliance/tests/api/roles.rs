@@ -141,6 +141,24 @@ const ROLE_TABLE: &[(&str, Access)] = &[
     ("coupon_issue_personal", Roles(STAFF_ADMIN)),
     ("coupon_preview", Roles(COUNTER)),
     ("me_coupons", Roles(MEMBER)),
+    // Offers: a partner authors its own (the handler scopes to the token's business); only the
+    // operator approves, rejects and archives.
+    ("business_offer_create", Roles(BUSINESS)),
+    ("business_offers", Roles(BUSINESS)),
+    ("business_offer", Roles(BUSINESS)),
+    ("business_offer_edit", Roles(BUSINESS)),
+    ("business_offer_submit", Roles(BUSINESS)),
+    ("business_offer_pause", Roles(BUSINESS)),
+    ("business_offer_resume", Roles(BUSINESS)),
+    ("business_offer_dry_run", Roles(BUSINESS)),
+    ("business_offer_backtest", Roles(BUSINESS)),
+    ("business_offer_analytics", Roles(BUSINESS)),
+    ("operator_offers_submitted", Roles(OPERATOR)),
+    ("operator_offer_approve", Roles(OPERATOR)),
+    ("operator_offer_reject", Roles(OPERATOR)),
+    ("operator_offer_pause", Roles(OPERATOR)),
+    ("operator_offer_archive", Roles(OPERATOR)),
+    ("me_badges", Roles(MEMBER)),
 ];
 
 /// Check-in and attendance: the venue's staff and the operator.

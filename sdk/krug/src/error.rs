@@ -137,6 +137,31 @@ pub enum Error {
     /// refusal has its own code (`coupon_expired`, `coupon_not_valid_here`, …).
     #[error(transparent)]
     Coupon(#[from] CouponError),
+    /// No such offer in this tenant (or it belongs to another business).
+    #[error("offer not found")]
+    OfferNotFound,
+    /// The offer script does not compile against the offer contract (syntax, an unknown
+    /// variable, `import`, `eval`, a limit); the message is the script engine's.
+    #[error("the offer script is invalid: {message}")]
+    OfferScriptInvalid {
+        /// What is wrong, with its position.
+        message: String,
+    },
+    /// Submission was refused: the listed example cases did not produce their expected effects.
+    #[error("offer examples failed: {}", failures.join("; "))]
+    OfferExamplesFailed {
+        /// One line per failing example.
+        failures: Vec<String>,
+    },
+    /// The offer is not in a state that allows this action (approving a draft, editing an
+    /// archived offer, …).
+    #[error("cannot {action} an offer that is {status}")]
+    OfferStateConflict {
+        /// The action refused.
+        action: &'static str,
+        /// The state it was refused in.
+        status: String,
+    },
     /// The store failed; not the caller's fault.
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
@@ -180,6 +205,10 @@ impl Error {
             Error::MedicalConsentRequired => "medical_consent_required",
             Error::Event(e) => e.code(),
             Error::Coupon(e) => e.code(),
+            Error::OfferNotFound => "offer_not_found",
+            Error::OfferScriptInvalid { .. } => "offer_script_invalid",
+            Error::OfferExamplesFailed { .. } => "offer_examples_failed",
+            Error::OfferStateConflict { .. } => "offer_state_conflict",
             Error::Pii(_) | Error::Store(_) => "internal",
         }
     }
@@ -206,6 +235,9 @@ impl Error {
             "invalid_credentials" => 401,
             "rate_limited" | "too_many_attempts" => 429,
             "code_expired" | "code_invalid" => 422,
+            "offer_not_found" => 404,
+            "offer_state_conflict" => 409,
+            "offer_script_invalid" | "offer_examples_failed" => 422,
             "invalid_amount"
             | "invalid_input"
             | "redeem_above_cap"

@@ -17,6 +17,7 @@ pub mod event;
 mod facade;
 pub mod identity;
 pub mod ledger;
+pub mod offer;
 pub mod pii;
 pub mod qr;
 pub mod status;
@@ -31,9 +32,11 @@ pub use facade::{
     StatusView,
 };
 pub use facade::{
-    AppliedCoupon, BudgetSummary, ContributionStatement, CouponAuthor, CouponPreview, CouponTemplateView, EventActor,
+    AppliedCoupon, AppliedOffer, BacktestDay, BacktestProgress, BacktestReport, Badge, BudgetSummary,
+    ContributionStatement, CouponAuthor, CouponPreview, CouponTemplateView, DryRun, DryRunOutcome, EventActor,
     EventFunding, EventFundsLine, IssuedBatch, IssuedCoupon, MAX_BULK, MemberCoupon, MemberCouponStatus, Moderation,
-    NewEvent, NewPromoCode, NewProposal, PreviewCoupon, RegisterForEvent, budget_ledger_csv,
+    NewEvent, NewPromoCode, NewProposal, OfferDayStats, OfferDraft, OfferStatus, OfferVersionView, OfferView,
+    PreviewCoupon, RegisterForEvent, budget_ledger_csv,
 };
 pub use facade::{
     BusinessClient, CatalogueEntry, ClientQuery, Page, PageItem, PurchaseQuery, PurchaseRecord, TenantSummary,

@@ -286,7 +286,12 @@ mod tests {
     #[test]
     fn events_defaults_keep_only_the_tenants_tier_codes_and_unknown_codes_are_reported() {
         let without = SVOY_KRUG.split("[events]").next().unwrap().to_owned()
-            + &SVOY_KRUG.split("# Partner businesses").nth(1).map(|r| format!("# Partner businesses{r}")).unwrap();
+            + SVOY_KRUG
+                .split("# Partner businesses")
+                .nth(1)
+                .map(|r| format!("# Partner businesses{r}"))
+                .unwrap()
+                .as_str();
         let config = TenantConfig::from_toml_str(&without).unwrap();
         assert_eq!(config.events, EventsPolicy::default(), "an absent [events] takes the defaults");
 

@@ -154,6 +154,10 @@ pub struct Receipt {
     /// refunded) at `amount − coupon.discount`.
     #[serde(default)]
     pub coupon: Option<super::AppliedCoupon>,
+    /// The business's offers that fired on this purchase (their bonus is credited on top of the
+    /// cashback, with the same hold and expiry).
+    #[serde(default)]
+    pub offers: Vec<crate::facade::AppliedOffer>,
 }
 
 /// Refund (part of) a purchase.
@@ -196,6 +200,9 @@ pub struct RefundReceipt {
     /// Whether this refund gave the purchase's coupon back (tenant policy `[coupons]`).
     #[serde(default)]
     pub coupon_restored: bool,
+    /// Offer bonus taken back, proportionally to the refund as the cashback is.
+    #[serde(default)]
+    pub offer_bonus_reversed: Bonus,
 }
 
 /// A manual bonus adjustment by an operator.

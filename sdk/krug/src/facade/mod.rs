@@ -10,6 +10,8 @@ mod events;
 mod identity;
 mod ledger;
 mod members;
+mod offer_runs;
+mod offers;
 mod proposals;
 mod purchases;
 mod scan;
@@ -29,6 +31,8 @@ pub use coupon_types::{
 pub use coupons::MAX_BULK;
 pub use events::{EventActor, NewEvent, RegisterForEvent};
 pub use identity::{hash_secret, verify_secret};
+pub use offer_runs::{AppliedOffer, BacktestDay, BacktestProgress, BacktestReport};
+pub use offers::{Badge, DryRun, DryRunOutcome, OfferDayStats, OfferDraft, OfferStatus, OfferVersionView, OfferView};
 pub use proposals::{Moderation, NewProposal};
 pub use scan::{QrProvisioning, Scan};
 pub use sessions::Session;
@@ -66,6 +70,8 @@ struct Inner {
     /// Serialises applying, suspending and resuming tenants, so the in-memory suspension flag
     /// always ends equal to what the last of them committed.
     admin: tokio::sync::Mutex<()>,
+    /// Offer engines and compiled offer scripts.
+    offers: offers::OfferCache,
 }
 
 /// The Krug SDK handle. Cheap to clone; share one per process.
@@ -183,6 +189,7 @@ impl KrugBuilder {
                 ids: self.ids,
                 tenants: RwLock::new(HashMap::new()),
                 admin: tokio::sync::Mutex::new(()),
+                offers: offers::OfferCache::new(),
             }),
         };
         for (config, keys) in self.tenants {

@@ -249,6 +249,19 @@ impl Krug {
             now,
         )
         .await?;
+        let offer_purchase = super::offer_runs::OfferPurchase {
+            purchase,
+            member,
+            business: input.business,
+            category: &input.category,
+            amount: charged,
+            paid,
+            cashback,
+            tier: decision.tier.as_ref(),
+            categories: &stats.categories,
+            at: input.at,
+        };
+        let offers = self.apply_offers_in(tx, config, &offer_purchase, &mut account, &mut plan, ctx).await?;
         tx.write_plan(member, &plan, &account, now).await?;
         if !contribution.is_zero() {
             tx.insert_budget_entry(
@@ -283,6 +296,7 @@ impl Krug {
             balance: account.view(now, EXPIRING_HORIZON)?,
             recorded_at: now,
             coupon,
+            offers,
         };
         let response = serde_json::to_string(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tx.remember(input.scope, input.receipt_id, input.hash, &response, now).await?;
@@ -372,6 +386,8 @@ impl Krug {
         let mut extra: Vec<_> = holdings.iter().map(|(lot, _)| *lot).collect();
         extra.extend(p.accrual_lot);
         extra.extend(coupon.as_ref().and_then(|c| c.bonus_lot));
+        let offer_credits = tx.offer_credits(p.id).await?;
+        extra.extend(offer_credits.iter().map(|c| c.2));
         let mut account = Account { lots: tx.load_lots(p.member, &extra).await?, debt: stored.debt };
         let mut plan = Plan::default();
         let mut outcome = crate::ledger::ReversalOutcome::default();
@@ -403,6 +419,16 @@ impl Krug {
                 ctx,
             )
             .await?;
+        let offer_bonus_reversed = super::offer_runs::reverse_offer_credits(
+            &mut account,
+            &mut plan,
+            &offer_credits,
+            (p.id, p.amount),
+            p.refunded,
+            refunded_total,
+            config,
+            ctx,
+        )?;
         let budget_after = p.contribution.prorate(refunded_total, p.amount, crate::types::Rounding::Floor);
         let budget_before = p.contribution.prorate(p.refunded, p.amount, crate::types::Rounding::Floor);
         let budget_reversed = budget_after
@@ -441,6 +467,7 @@ impl Krug {
             balance: account.view(now, EXPIRING_HORIZON)?,
             coupon_bonus_reversed: coupon.bonus_reversed,
             coupon_restored: coupon.restored,
+            offer_bonus_reversed,
         };
         let response = serde_json::to_string(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tx.remember(scope, &cmd.refund_id, hash, &response, now).await?;

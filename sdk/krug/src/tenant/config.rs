@@ -42,6 +42,8 @@ pub struct TenantConfig {
     pub events: crate::event::EventsPolicy,
     /// The coupon rules (`[coupons]`).
     pub coupons: CouponPolicy,
+    /// Offer sandbox limits and the per-purchase offer bonus cap (`[offers]`, all defaulted).
+    pub offers: crate::offer::OfferLimits,
     /// The TOML text this configuration was loaded from; stored with the tenant so what was
     /// applied, and when, can be audited.
     pub source: String,
@@ -131,15 +133,23 @@ impl TenantConfig {
         })?;
         let mut v = Validator::default();
 
-        let sections =
-            ["status", "bonus", "budget", "businesses", "tiers", "events", "coupons"].map(|key| table.remove(key));
-        let [status, bonus, budget, businesses, tiers, events, coupons] = sections;
+        let sections = ["status", "bonus", "budget", "businesses", "tiers", "events", "coupons", "offers"]
+            .map(|key| table.remove(key));
+        let [status, bonus, budget, businesses, tiers, events, coupons, offers] = sections;
         let header = v.table::<RawHeader>(toml::Value::Table(table), "");
         let status = status.map_or_else(|| Some(RawStatus::default()), |s| v.table(s, "status"));
         let bonus = bonus.map_or_else(|| Some(RawBonus::default()), |s| v.table(s, "bonus"));
         let budget = budget.map_or_else(|| Some(RawBudget::default()), |s| v.table(s, "budget"));
         let coupons = coupons.map_or_else(|| Some(RawCoupons::default()), |s| v.table(s, "coupons"));
         let businesses = v.array::<RawBusiness>(businesses, "businesses");
+        let offers = offers.map_or_else(|| Some(crate::offer::OfferLimits::default()), |s| v.table(s, "offers"));
+        let offers = offers.filter(|o| {
+            let problems = o.problems();
+            for (key, message) in &problems {
+                v.push(join("offers", key), message.clone());
+            }
+            problems.is_empty()
+        });
         let tiers = v.array::<RawTier>(tiers, "tiers");
         let events = events.map_or_else(|| Some(RawEvents::default()), |s| v.table(s, "events"));
 
@@ -162,14 +172,14 @@ impl TenantConfig {
 
         let coupons = coupons.and_then(|c| v.coupons(c));
 
-        match (header, businesses, tiers, bonus, budget, (events, coupons)) {
+        match (header, businesses, tiers, bonus, budget, (events, coupons, offers)) {
             (
                 Some((id, name, timezone)),
                 Some(businesses),
                 Some(tiers),
                 Some(bonus),
                 Some(budget),
-                (Some(events), Some(coupons)),
+                (Some(events), Some(coupons), Some(offers)),
             ) if v.problems.is_empty() => Ok(TenantConfig {
                 id,
                 name,
@@ -180,6 +190,7 @@ impl TenantConfig {
                 budget,
                 events,
                 coupons,
+                offers,
                 source: text.to_owned(),
             }),
             _ => {

@@ -68,6 +68,10 @@ id!(
     PurchaseId
 );
 id!(
+    /// A business's offer (all its versions).
+    OfferId
+);
+id!(
     /// One ledger entry (accrual, redemption, expiry, reversal, adjustment).
     EntryId
 );

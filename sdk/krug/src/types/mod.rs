@@ -10,7 +10,7 @@ pub use clock::{Clock, SystemClock};
 pub use ids::{
     BusinessId, Category, EntryId, IdGen, LotId, MemberId, PurchaseId, RefundId, SlugError, TenantId, TierCode, UuidV7,
 };
-pub use ids::{ConsentId, StaffId};
+pub use ids::{ConsentId, OfferId, StaffId};
 pub use ids::{EventId, ProposalId, RegistrationId};
 pub use money::{AmountError, Bonus, Bps, BpsError, Kopecks, MAX_AMOUNT, Rounding};
 pub use phone::{Phone, PhoneError};

@@ -12,6 +12,7 @@ mod idempotency;
 mod identity;
 mod isolation;
 mod journey;
+mod offers;
 mod personal_data;
 mod qr_scan;
 mod sessions;

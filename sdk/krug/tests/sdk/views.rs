@@ -167,7 +167,8 @@ backend_test!(
             .unwrap();
         assert_eq!(page, Page { items: vec![], next: None });
         let exports = clients_csv(&clients.items)
-            + &purchases_csv(&env.krug.business_purchases(&env.tenant, &skinerica, query(200)).await.unwrap().items);
+            + purchases_csv(&env.krug.business_purchases(&env.tenant, &skinerica, query(200)).await.unwrap().items)
+                .as_str();
         // (Only strings that cannot occur inside a UUID's hex by chance.)
         for secret in ["DENT", "dentistry", "stim", "Стим", &bella.to_string(), &tooth.purchase.to_string()] {
             assert!(!exports.contains(secret), "Skinerica's export shows {secret:?}:\n{exports}");
