@@ -1,6 +1,7 @@
 //! The SDK's error: every refusal a caller can cause is a typed variant with a stable code; what
 //! the caller cannot cause (the database failing) is one opaque `Store` variant.
 
+use crate::chain::ChainError;
 use crate::coupon::CouponError;
 use crate::ledger::LedgerError;
 use crate::pii::PiiError;
@@ -134,6 +135,9 @@ pub enum Error {
     /// refusal has its own code (`coupon_expired`, `coupon_not_valid_here`, …).
     #[error(transparent)]
     Coupon(#[from] CouponError),
+    /// A cross-promo chain command was refused (`invalid_chain`, `chain_not_approved`, …).
+    #[error(transparent)]
+    Chain(#[from] ChainError),
     /// The store failed; not the caller's fault.
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
@@ -176,6 +180,7 @@ impl Error {
             Error::ConsentNotActive => "consent_not_active",
             Error::MedicalConsentRequired => "medical_consent_required",
             Error::Coupon(e) => e.code(),
+            Error::Chain(e) => e.code(),
             Error::Pii(_) | Error::Store(_) => "internal",
         }
     }
@@ -183,6 +188,9 @@ impl Error {
     /// The HTTP status the code maps to: 4xx for what the caller can fix, 500 otherwise.
     pub fn http_status(&self) -> u16 {
         if let Error::Coupon(e) = self {
+            return e.http_status();
+        }
+        if let Error::Chain(e) = self {
             return e.http_status();
         }
         match self.code() {

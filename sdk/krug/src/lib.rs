@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod chain;
 pub mod coupon;
 mod error;
 mod facade;
@@ -35,6 +36,10 @@ pub use facade::{
 pub use facade::{
     BusinessClient, CatalogueEntry, ClientQuery, Page, PageItem, PurchaseQuery, PurchaseRecord, TenantSummary,
     TierInfo, clients_csv, purchases_csv,
+};
+pub use facade::{
+    ChainActor, ChainAnalytics, ChainPartner, ChainRewardPaid, ChainStatus, ChainStepMade, ChainView, MemberChain,
+    PartnerStats, StepStats, WaitingCoupon, chain_analytics_csv,
 };
 pub use facade::{QrProvisioning, Scan};
 pub use facade::{hash_secret, verify_secret};

@@ -154,6 +154,9 @@ pub struct Receipt {
     /// refunded) at `amount − coupon.discount`.
     #[serde(default)]
     pub coupon: Option<super::AppliedCoupon>,
+    /// Steps this purchase made in cross-promo chains, with the rewards they paid.
+    #[serde(default)]
+    pub chains: Vec<super::ChainStepMade>,
 }
 
 /// Refund (part of) a purchase.

@@ -2,6 +2,7 @@
 //! the id generator. Each command loads state, asks the engines for a decision, and commits the
 //! decision in one transaction together with its idempotency record.
 
+mod chains;
 mod commands;
 mod coupons;
 mod identity;
@@ -13,6 +14,10 @@ mod sessions;
 mod view_types;
 mod views;
 
+pub use chains::{
+    ChainActor, ChainAnalytics, ChainPartner, ChainRewardPaid, ChainStatus, ChainStepMade, ChainView, MemberChain,
+    PartnerStats, StepStats, WaitingCoupon, chain_analytics_csv,
+};
 pub use commands::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, MemberProfile,
     Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,

@@ -10,6 +10,7 @@
 //!   failing with `SQLITE_BUSY` half-way; on PostgreSQL the member's account row is locked with
 //!   `FOR UPDATE` before anything is read that a decision depends on.
 
+mod chains;
 mod coupons;
 mod identity;
 mod ledger;
@@ -20,6 +21,7 @@ mod sessions;
 mod tenants;
 mod views;
 
+pub(crate) use chains::{ChainRow, PurchaseFact, RewardRow, RewardsBy, StepRow};
 pub(crate) use coupons::{Issue, NewRedemption, RedemptionRow, TemplateRow};
 pub(crate) use members::MemberRow;
 pub(crate) use purchases::{BudgetEntry, NewPurchase};
