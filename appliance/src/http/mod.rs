@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod business;
+pub mod chains;
 pub mod coupons;
 pub mod dto;
 pub mod health;
@@ -42,6 +43,8 @@ pub enum ApiTags {
     Admin,
     /// Coupon templates and codes (owner, operator) and the cashier's coupon preview.
     Coupons,
+    /// Cross-promo chains between partners: drafting, approvals, start/pause, win-win analytics.
+    Chains,
 }
 
 /// The composed API.
@@ -56,6 +59,7 @@ pub type Api = (
     staff::StaffApi,
     admin::AdminApi,
     coupons::CouponsApi,
+    chains::ChainsApi,
 );
 
 /// The OpenAPI service (also what `krug openapi` prints).
@@ -72,6 +76,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             staff::StaffApi,
             admin::AdminApi,
             coupons::CouponsApi,
+            chains::ChainsApi,
         ),
         "Krug",
         env!("CARGO_PKG_VERSION"),
