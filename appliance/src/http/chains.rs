@@ -409,6 +409,67 @@ fn mine(c: krug::MemberChain) -> MyChain {
     }
 }
 
+/// A reward a chain step paid.
+#[derive(Debug, Clone, Object)]
+pub struct ChainRewardResponse {
+    /// The step it rewards, or the number of steps for the completion reward.
+    pub slot: u32,
+    /// Bonus credited (pending like cashback), kopecks; 0 for a coupon.
+    pub bonus_kopecks: i64,
+    /// The coupon issued, as people read it.
+    pub coupon: Option<String>,
+    /// The partner that funds it.
+    pub funded_by: String,
+}
+
+/// A step a purchase made in a chain, on the receipt.
+#[derive(Debug, Clone, Object)]
+pub struct ChainProgress {
+    /// The chain.
+    pub chain: Uuid,
+    /// Its name.
+    pub name: String,
+    /// The step made.
+    pub step: u32,
+    /// The cycle it belongs to (cyclic chains).
+    pub cycle: u32,
+    /// Whether it completed the chain (or the cycle).
+    pub completed: bool,
+    /// Rewards it paid.
+    pub rewards: Vec<ChainRewardResponse>,
+    /// The next step in words.
+    pub next: Option<String>,
+    /// The next step's deadline (exclusive).
+    pub deadline: Option<OffsetDateTime>,
+}
+
+impl From<&krug::ChainStepMade> for ChainProgress {
+    fn from(c: &krug::ChainStepMade) -> ChainProgress {
+        let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        ChainProgress {
+            chain: c.chain,
+            name: c.name.clone(),
+            step: n(c.step),
+            cycle: c.cycle,
+            completed: c.completed,
+            rewards: c
+                .rewards
+                .iter()
+                .map(|r| ChainRewardResponse {
+                    slot: n(r.slot),
+                    bonus_kopecks: r.bonus.get(),
+                    coupon: r.coupon.as_deref().map(|code| {
+                        krug::coupon::CouponCode::normalise(code).map_or_else(|_| code.to_owned(), |c| c.display())
+                    }),
+                    funded_by: r.funded_by.to_string(),
+                })
+                .collect(),
+            next: c.next.clone(),
+            deadline: c.deadline,
+        }
+    }
+}
+
 /// The member's pick of a fan-out branch.
 #[derive(Debug, Clone, Object)]
 #[oai(deny_unknown_fields, example)]
@@ -474,6 +535,25 @@ fn definition(req: &ChainRequest) -> Result<ChainDefinition, ApiError> {
         max_cycles: req.max_cycles,
         per_member_limit: req.per_member_limit.unwrap_or(1),
     })
+}
+
+/// Starts (`run`) or pauses a chain, with its audit record.
+async fn switch(
+    state: &AppState,
+    auth: &BearerAuth,
+    remote: &RemoteAddr,
+    id: &str,
+    run: bool,
+) -> Result<Json<ChainResponse>, ApiError> {
+    let (tenant, actor) = manager(auth)?;
+    let id = parse_id::<Uuid>("chain", id)?;
+    let (view, action) = if run {
+        (state.krug.start_chain(tenant, &actor, id).await?, "chain.start")
+    } else {
+        (state.krug.pause_chain(tenant, &actor, id).await?, "chain.pause")
+    };
+    super::audit(state, tenant, auth.0.actor(), action, format!("chain:{id}"), serde_json::json!({}), remote).await?;
+    Ok(Json(ChainResponse::from(view)))
 }
 
 fn analytics_out(a: krug::ChainAnalytics) -> AnalyticsResponse {
@@ -579,20 +659,7 @@ impl ChainsApi {
         remote: &RemoteAddr,
         id: Path<String>,
     ) -> Result<Json<ChainResponse>, ApiError> {
-        let (tenant, actor) = manager(&auth)?;
-        let id = parse_id::<Uuid>("chain", &id.0)?;
-        let view = state.krug.start_chain(tenant, &actor, id).await?;
-        super::audit(
-            &state,
-            tenant,
-            auth.0.actor(),
-            "chain.start",
-            format!("chain:{id}"),
-            serde_json::json!({}),
-            remote,
-        )
-        .await?;
-        Ok(Json(ChainResponse::from(view)))
+        switch(&state, &auth, remote, &id.0, true).await
     }
 
     /// Pause a running chain: purchases make no steps until it is started again.
@@ -604,20 +671,7 @@ impl ChainsApi {
         remote: &RemoteAddr,
         id: Path<String>,
     ) -> Result<Json<ChainResponse>, ApiError> {
-        let (tenant, actor) = manager(&auth)?;
-        let id = parse_id::<Uuid>("chain", &id.0)?;
-        let view = state.krug.pause_chain(tenant, &actor, id).await?;
-        super::audit(
-            &state,
-            tenant,
-            auth.0.actor(),
-            "chain.pause",
-            format!("chain:{id}"),
-            serde_json::json!({}),
-            remote,
-        )
-        .await?;
-        Ok(Json(ChainResponse::from(view)))
+        switch(&state, &auth, remote, &id.0, false).await
     }
 
     /// Win-win analytics of a chain (operator: every partner; owner: the funnel and his own

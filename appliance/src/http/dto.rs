@@ -121,6 +121,8 @@ pub struct Receipt {
     pub recorded_at: OffsetDateTime,
     /// The coupon applied, if any.
     pub coupon: Option<AppliedCoupon>,
+    /// Steps this purchase made in cross-promo chains, with the rewards they paid.
+    pub chains: Vec<super::chains::ChainProgress>,
 }
 
 /// The coupon a purchase used. The purchase counts (toward tiers, refunds) at
@@ -175,6 +177,7 @@ impl From<&krug::Receipt> for Receipt {
             balance: Balance::from(&r.balance),
             recorded_at: r.recorded_at,
             coupon: r.coupon.as_ref().map(AppliedCoupon::from),
+            chains: r.chains.iter().map(super::chains::ChainProgress::from).collect(),
         }
     }
 }
@@ -204,6 +207,7 @@ impl Example for Receipt {
             balance: Balance::example(),
             recorded_at: OffsetDateTime::UNIX_EPOCH,
             coupon: None,
+            chains: Vec::new(),
         }
     }
 }

@@ -63,6 +63,10 @@ backend_test!(
         let qr = app.qr(&anna).await;
         let r = app.scan(&cashier, &qr, 150_000, "L-1", 0).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
+        let made = &r.body["chains"][0];
+        assert_eq!((made["step"].as_u64(), made["completed"].as_bool()), (Some(0), Some(false)), "{:?}", r.body);
+        assert_eq!(made["rewards"][0]["bonus_kopecks"], 50_000);
+        assert_eq!(made["rewards"][0]["funded_by"], "mindal");
         let mine = app.get("/v1/me/chains", Some(&anna.access)).await;
         assert_eq!(mine.body[0]["standing"], "active");
         assert_eq!(mine.body[0]["next"], "buy at Миндаль by 16 Mar");
@@ -121,7 +125,7 @@ backend_test!(
         r.assert_problem(404, "not_found");
         let r = app
             .post(
-                &"/v1/me/chains/00000000-0000-0000-0000-000000000000/choice",
+                "/v1/me/chains/00000000-0000-0000-0000-000000000000/choice",
                 Some(&anna.access),
                 &json!({"branch": 1}),
             )

@@ -221,7 +221,7 @@ mod tests {
     fn step(biz: &str, window: Option<u32>, bonus: i64) -> Step {
         Step {
             target: StepTarget::Business(b(biz)),
-            min_amount: Kopecks::new(100_00).unwrap(),
+            min_amount: Kopecks::new(10_000).unwrap(),
             window_days: window,
             reward: (bonus > 0)
                 .then(|| Reward { kind: RewardKind::Bonus { amount: Bonus::new(bonus).unwrap() }, funded_by: b(biz) }),
@@ -247,9 +247,9 @@ mod tests {
 
     #[test]
     fn a_cyclic_chain_returns_to_its_first_step_until_the_cap() {
-        let d = def(ChainKind::Cyclic, vec![step("a", Some(10), 0), step("c", Some(5), 300)], Some(2));
+        let d = def(ChainKind::Cyclic, vec![step("shop-a", Some(10), 0), step("shop-c", Some(5), 300)], Some(2));
         let now = datetime!(2026-03-01 0:00 UTC);
-        let (a, c, cat) = (b("a"), b("c"), Category::parse("x").unwrap());
+        let (a, c, cat) = (b("shop-a"), b("shop-c"), Category::parse("cat-x").unwrap());
         let s0 = advance(&d, None, &buy(&a, &cat, 200), now).unwrap();
         let s1 = advance(&d, Some(&s0.after), &buy(&c, &cat, 200), now).unwrap();
         assert_eq!((s1.after.cycle, s1.after.next_step, s1.after.completed), (1, 0, false));
@@ -263,9 +263,9 @@ mod tests {
 
     #[test]
     fn a_purchase_below_the_minimum_or_after_the_deadline_makes_no_step() {
-        let d = def(ChainKind::Sequential, vec![step("a", None, 0), step("c", Some(5), 300)], None);
+        let d = def(ChainKind::Sequential, vec![step("shop-a", None, 0), step("shop-c", Some(5), 300)], None);
         let now = datetime!(2026-03-01 0:00 UTC);
-        let (a, c, cat) = (b("a"), b("c"), Category::parse("x").unwrap());
+        let (a, c, cat) = (b("shop-a"), b("shop-c"), Category::parse("cat-x").unwrap());
         assert_eq!(advance(&d, None, &buy(&a, &cat, 99), now), None);
         let s0 = advance(&d, None, &buy(&a, &cat, 100), now).unwrap();
         let late = now + Duration::days(5);

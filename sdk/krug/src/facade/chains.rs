@@ -736,8 +736,10 @@ impl Krug {
     }
 
     /// The member picks a fan-out branch in the app: the other branches lapse for this run and
-    /// the branch's reward is paid now (a coupon for that partner, or bonus). Nothing to choose
-    /// is [`ChainError::NoChoice`]; a chain that is not running is [`ChainError::NotFound`].
+    /// the branch's reward is paid now (a coupon for that partner, or bonus). The same choice
+    /// again is a no-op answering the same view (safe to retry); another choice, or nothing to
+    /// choose, is [`ChainError::NoChoice`]; a chain that is not running is
+    /// [`ChainError::NotFound`].
     pub async fn choose_chain_branch(
         &self,
         tenant: &TenantId,
@@ -758,6 +760,11 @@ impl Krug {
             .ok_or(Error::Chain(ChainError::NotFound))?;
         let progress: HashMap<Uuid, Progress> = tx.member_progress(member).await?.into_iter().collect();
         let before = progress.get(&id);
+        // The same choice again (a retried request) changes nothing and answers the same view.
+        if before.is_some_and(|p| p.branch == Some(branch) && p.standing(now) == Standing::Active) {
+            drop(tx);
+            return self.member_chain(tenant, member, id).await;
+        }
         let (after, reward) =
             chain::choose(&row.definition, before, branch, now).ok_or(Error::Chain(ChainError::NoChoice))?;
         let mut account = Account { lots: tx.load_lots(member, &[]).await?, debt: stored.debt };
@@ -783,6 +790,10 @@ impl Krug {
         }
         tx.commit().await?;
         tracing::info!(tenant = %tenant, chain = %id, %member, branch, "fan-out branch chosen");
+        self.member_chain(tenant, member, id).await
+    }
+
+    async fn member_chain(&self, tenant: &TenantId, member: MemberId, id: Uuid) -> Result<MemberChain> {
         self.member_chains(tenant, member)
             .await?
             .into_iter()

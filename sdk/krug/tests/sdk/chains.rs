@@ -238,6 +238,9 @@ backend_test! {
         assert_eq!(chosen.next.as_deref(), Some("buy at Лисичкино by 12 Mar to get 100 ₽ bonus"));
         assert!(chosen.choices.is_empty());
         assert_eq!(env.total(bob).await - before, 10_000, "the branch's reward is paid at the choice");
+        let retried = env.krug.choose_chain_branch(&env.tenant, bob, chain, 1).await.unwrap();
+        assert_eq!(retried, chosen, "the same choice again changes nothing");
+        assert_eq!(env.total(bob).await - before, 10_000, "and pays nothing more");
         let again = env.krug.choose_chain_branch(&env.tenant, bob, chain, 2).await.unwrap_err();
         assert_eq!(again.code(), "chain_no_choice");
         assert!(env.buy(bob, "mindal", 1_000, "M-2").await.chains.is_empty(), "not the chosen branch");
