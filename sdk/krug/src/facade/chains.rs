@@ -501,17 +501,13 @@ impl Krug {
         ctx: Ctx<'_>,
     ) -> Result<Vec<ChainStepMade>> {
         let now = ctx.now;
-        let chains = tx.active_chains().await?;
-        if chains.is_empty() {
-            return Ok(Vec::new());
-        }
         let member = input.member;
-        let progress: HashMap<Uuid, Progress> = tx.member_progress(member).await?.into_iter().collect();
+        let chains = tx.active_chains_for(member).await?;
         let facts = PurchaseFacts { business: input.business, category: &input.category, amount: charged };
         let mut made = Vec::new();
-        for row in chains {
+        for (row, before) in chains {
             let def = &row.definition;
-            let before = progress.get(&row.id);
+            let before = before.as_ref();
             let Some(adv) = chain::advance(def, before, &facts, now) else { continue };
             let seq = tx.last_step_seq(row.id, member).await? + 1;
             tx.insert_chain_step(&StepRow {
@@ -683,15 +679,14 @@ impl Krug {
         let now = self.now();
         let mut tx = self.read(tenant).await?;
         tx.account(member).await.map_err(not_found(Error::MemberNotFound))?;
-        let progress: HashMap<Uuid, Progress> = tx.member_progress(member).await?.into_iter().collect();
         let rewards = tx.chain_rewards(RewardsBy::Member(member)).await?;
         let mut out = Vec::new();
-        for row in tx.active_chains().await? {
+        for (row, progress) in tx.active_chains_for(member).await? {
             let def = &row.definition;
             if !chain::scheduled(def, now) {
                 continue;
             }
-            let p = progress.get(&row.id);
+            let p = progress.as_ref();
             let standing = p.map_or(Standing::NotStarted, |p| p.standing(now));
             let next = next_steps(def, p, now);
             if next.is_empty() && standing != Standing::Completed {

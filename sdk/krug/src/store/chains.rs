@@ -243,15 +243,6 @@ impl TenantTx {
         rows.into_iter().map(chain_from).collect()
     }
 
-    /// The running chains (status `active`), the ones a purchase can advance.
-    pub(crate) async fn active_chains(&mut self) -> Result<Vec<ChainRow>, StoreError> {
-        let tenant = self.tenant_str().to_owned();
-        let sql = format!("{CHAIN_SELECT} AND status = 'active' ORDER BY chain_id");
-        let rows: Vec<ChainTuple> =
-            on!(self, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(&tenant).fetch_all(c).await)?;
-        rows.into_iter().map(chain_from).collect()
-    }
-
     /// A chain's partners and their approvals.
     pub(crate) async fn chain_partners(&mut self, chain: Uuid) -> Result<Vec<PartnerRow>, StoreError> {
         let tenant = self.tenant_str().to_owned();
@@ -301,6 +292,27 @@ impl TenantTx {
             .bind(&tenant).bind(chain).bind(status).bind(ts(now))
             .execute(c).await.map(|_| ()))?;
         Ok(())
+    }
+
+    /// The running chains with the member's progress in each (one statement: this runs on
+    /// every purchase).
+    pub(crate) async fn active_chains_for(
+        &mut self,
+        member: MemberId,
+    ) -> Result<Vec<(ChainRow, Option<Progress>)>, StoreError> {
+        let tenant = self.tenant_str().to_owned();
+        let rows: Vec<(Uuid, String, String, String, i64, Option<String>)> = on!(self, c => sqlx::query_as(
+            "SELECT c.chain_id, c.definition, c.status, c.created_by, c.created_at, p.progress FROM chains c \
+             LEFT JOIN chain_progress p ON p.tenant_id = c.tenant_id AND p.chain_id = c.chain_id AND p.member_id = $2 \
+             WHERE c.tenant_id = $1 AND c.status = 'active' ORDER BY c.chain_id",
+        )
+        .bind(&tenant).bind(member.as_uuid()).fetch_all(c).await)?;
+        rows.into_iter()
+            .map(|(id, d, st, by, at, p)| {
+                let progress = p.map(|p| parse("progress", serde_json::from_str(&p))).transpose()?;
+                Ok((chain_from((id, d, st, by, at))?, progress))
+            })
+            .collect()
     }
 
     /// The member's progress in every chain she entered.
