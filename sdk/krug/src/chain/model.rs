@@ -285,3 +285,61 @@ fn check_reward(field: &str, r: &Reward, known: &dyn Fn(Known<'_>) -> Option<Str
         out.push(problem(format!("{field}.funded_by"), m));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn step(biz: &str, window: Option<u32>, reward: bool) -> Step {
+        let b = BusinessId::parse(biz).unwrap();
+        Step {
+            target: StepTarget::Business(b.clone()),
+            min_amount: Kopecks::ZERO,
+            window_days: window,
+            reward: reward
+                .then(|| Reward { kind: RewardKind::Bonus { amount: Bonus::new(100).unwrap() }, funded_by: b }),
+        }
+    }
+
+    fn def(kind: ChainKind, steps: Vec<Step>, cycles: Option<u32>) -> ChainDefinition {
+        ChainDefinition {
+            name: "c".into(),
+            kind,
+            steps,
+            completion_reward: None,
+            starts_at: datetime!(2026-01-01 0:00 UTC),
+            ends_at: datetime!(2026-02-01 0:00 UTC),
+            max_cycles: cycles,
+            per_member_limit: 1,
+        }
+    }
+
+    fn fields(d: &ChainDefinition) -> Vec<String> {
+        let all_known = |_: Known<'_>| None;
+        d.check(&all_known).err().unwrap_or_default().into_iter().map(|p| p.field).collect()
+    }
+
+    #[test]
+    fn each_kind_refuses_the_shapes_it_cannot_run() {
+        let simple = def(ChainKind::Simple, vec![step("shop-a", None, false), step("shop-b", Some(3), false)], None);
+        assert_eq!(fields(&simple), vec!["steps[0].reward"]);
+        let fan = def(ChainKind::FanOut, vec![step("shop-a", None, false), step("shop-b", Some(3), true)], None);
+        assert_eq!(fields(&fan), vec!["steps"]);
+        let capped =
+            def(ChainKind::Sequential, vec![step("shop-a", Some(2), false), step("shop-b", Some(3), true)], Some(2));
+        assert_eq!(fields(&capped), vec!["max_cycles", "steps[0].window_days"]);
+        let ok = def(ChainKind::Cyclic, vec![step("shop-a", Some(2), false), step("shop-b", Some(3), true)], Some(2));
+        assert_eq!(fields(&ok), Vec::<String>::new());
+        assert_eq!(ok.partners().len(), 2);
+    }
+
+    #[test]
+    fn a_schedule_that_ends_before_it_starts_and_no_runs_are_refused() {
+        let mut d = def(ChainKind::Sequential, vec![step("shop-a", None, false), step("shop-b", Some(3), true)], None);
+        d.ends_at = d.starts_at;
+        d.per_member_limit = 0;
+        d.name = " ".into();
+        assert_eq!(fields(&d), vec!["name", "ends_at", "per_member_limit"]);
+    }
+}
