@@ -175,6 +175,11 @@ impl From<krug::Error> for ApiError {
                 problems.0.iter().map(|c| FieldProblem { field: c.path.clone(), message: c.message.clone() }).collect(),
             );
         }
+        if let krug::Error::Chain(krug::chain::ChainError::Invalid(problems)) = &err {
+            p.errors = Some(
+                problems.iter().map(|c| FieldProblem { field: c.field.clone(), message: c.message.clone() }).collect(),
+            );
+        }
         let retry_after = retry_after(&err);
         ApiError::from_problem(p, retry_after)
     }

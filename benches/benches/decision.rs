@@ -2,7 +2,8 @@
 //! evaluation with the svoy-krug ladder, and the whole decision the store path makes per scan
 //! (tier + redemption plan over an account of ~10 lots + cashback + budget share + the balance
 //! view the receipt returns), through the SDK's public pure APIs — and the same decision with ten
-//! active offers (Rhai scripts from the templates and by hand) evaluated and credited.
+//! active offers (Rhai scripts from the templates and by hand) evaluated and credited, and chain
+//! evaluation for a member in five running chains.
 //!
 //! `cargo bench -p krug-benches --bench decision`; `cargo test` only builds this file.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::float_arithmetic, missing_docs)] // a bench, like a test
@@ -11,6 +12,7 @@ use std::collections::BTreeSet;
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use krug::chain::{self, ChainDefinition, ChainKind, Progress, PurchaseFacts, Reward, RewardKind, Step, StepTarget};
 use krug::ledger::{Account, Credit, Ctx, Debit, EntryKind, Lot, Plan, Source, redemption_cap};
 use krug::pii::{KeyId, KeyRing, aad};
 use krug::qr::{self, QrCode, QrSecret};
@@ -284,11 +286,113 @@ fn scan_decision_with_offers(c: &mut Criterion) {
     g.finish();
 }
 
+/// Five running chains of every kind, the member in each at a different step.
+fn five_chains(now: OffsetDateTime) -> Vec<(ChainDefinition, Option<Progress>)> {
+    let b = |s: &str| BusinessId::parse(s).unwrap();
+    let bonus =
+        |k: i64, f: &str| Some(Reward { kind: RewardKind::Bonus { amount: Bonus::new(k).unwrap() }, funded_by: b(f) });
+    let step = |biz: &str, w: Option<u32>, r: Option<Reward>| Step {
+        target: StepTarget::Business(b(biz)),
+        min_amount: Kopecks::rubles(500).unwrap(),
+        window_days: w,
+        reward: r,
+    };
+    let def = |kind, steps, cycles| ChainDefinition {
+        name: "bench".into(),
+        kind,
+        steps,
+        completion_reward: bonus(20_000, "mindal"),
+        starts_at: now - Duration::days(30),
+        ends_at: now + Duration::days(60),
+        max_cycles: cycles,
+        per_member_limit: 3,
+    };
+    let at = |next_step: usize| Progress {
+        run: 0,
+        cycle: 0,
+        next_step,
+        branch: None,
+        completed: false,
+        started_at: now - Duration::days(2),
+        deadline: Some(now + Duration::days(5)),
+    };
+    vec![
+        (
+            def(
+                ChainKind::Simple,
+                vec![step("lisichkino", None, bonus(5_000, "mindal")), step("mindal", Some(14), None)],
+                None,
+            ),
+            Some(at(1)),
+        ),
+        (
+            def(
+                ChainKind::Sequential,
+                vec![
+                    step("skinerica", None, None),
+                    step("lisichkino", Some(7), bonus(10_000, "lisichkino")),
+                    step("mindal", Some(7), None),
+                ],
+                None,
+            ),
+            Some(at(2)),
+        ),
+        (
+            def(ChainKind::Cyclic, vec![step("mindal", Some(10), None), step("lisichkino", Some(10), None)], Some(3)),
+            Some(at(0)),
+        ),
+        (
+            def(
+                ChainKind::FanOut,
+                vec![
+                    step("skinerica", None, None),
+                    step("mindal", Some(10), bonus(3_000, "mindal")),
+                    step("lisichkino", Some(10), None),
+                ],
+                None,
+            ),
+            Some(at(1)),
+        ),
+        (def(ChainKind::Sequential, vec![step("mindal", None, None), step("skinerica", Some(7), None)], None), None),
+    ]
+}
+
+fn chains(c: &mut Criterion) {
+    let now = SystemClock.now();
+    let chains = five_chains(now);
+    let mindal = BusinessId::parse("mindal").unwrap();
+    let category = Category::parse("beauty_salon").unwrap();
+    let facts = PurchaseFacts { business: &mindal, category: &category, amount: Kopecks::rubles(5_000).unwrap() };
+    // What the store path reads per scan: each running chain's definition and the member's
+    // progress, as stored JSON.
+    let stored: Vec<(String, Option<String>)> = chains
+        .iter()
+        .map(|(d, p)| (serde_json::to_string(d).unwrap(), p.as_ref().map(|p| serde_json::to_string(p).unwrap())))
+        .collect();
+    let mut g = c.benchmark_group("chains");
+    g.bench_function("advance/5_active", |b| {
+        b.iter(|| chains.iter().filter_map(|(d, p)| chain::advance(d, p.as_ref(), black_box(&facts), now)).count())
+    });
+    g.bench_function("decode+advance/5_active", |b| {
+        b.iter(|| {
+            stored
+                .iter()
+                .filter_map(|(d, p)| {
+                    let d: ChainDefinition = serde_json::from_str(black_box(d)).unwrap();
+                    let p: Option<Progress> = p.as_ref().map(|p| serde_json::from_str(p).unwrap());
+                    chain::advance(&d, p.as_ref(), &facts, now)
+                })
+                .count()
+        })
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     // Short runs: these are sub-microsecond to few-microsecond functions; 2 s is plenty.
     config = Criterion::default().warm_up_time(std::time::Duration::from_millis(500))
         .measurement_time(std::time::Duration::from_secs(2));
-    targets = qr, tiers, scan_decision, scan_decision_with_offers
+    targets = qr, tiers, scan_decision, scan_decision_with_offers, chains
 }
 criterion_main!(benches);

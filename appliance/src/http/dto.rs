@@ -123,6 +123,8 @@ pub struct Receipt {
     pub coupon: Option<AppliedCoupon>,
     /// The business's offers that fired on this purchase.
     pub offers: Vec<super::offers::AppliedOfferLine>,
+    /// Steps this purchase made in cross-promo chains, with the rewards they paid.
+    pub chains: Vec<super::chains::ChainProgress>,
 }
 
 /// The coupon a purchase used. The purchase counts (toward tiers, refunds) at
@@ -178,6 +180,7 @@ impl From<&krug::Receipt> for Receipt {
             recorded_at: r.recorded_at,
             coupon: r.coupon.as_ref().map(AppliedCoupon::from),
             offers: r.offers.iter().map(super::offers::AppliedOfferLine::from).collect(),
+            chains: r.chains.iter().map(super::chains::ChainProgress::from).collect(),
         }
     }
 }
@@ -208,6 +211,7 @@ impl Example for Receipt {
             recorded_at: OffsetDateTime::UNIX_EPOCH,
             coupon: None,
             offers: vec![],
+            chains: Vec::new(),
         }
     }
 }

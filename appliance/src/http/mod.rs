@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod business;
+pub mod chains;
 pub mod coupons;
 pub mod dto;
 pub mod event_votes;
@@ -52,6 +53,8 @@ pub enum ApiTags {
     /// Partners' offers (Rhai rules or templates): authoring, dry runs, backtests, analytics;
     /// the operator's approval.
     Offers,
+    /// Cross-promo chains between partners: drafting, approvals, start/pause, win-win analytics.
+    Chains,
 }
 
 /// The composed API.
@@ -69,6 +72,7 @@ pub type Api = (
     event_votes::EventVotesApi,
     coupons::CouponsApi,
     offers::OffersApi,
+    chains::ChainsApi,
 );
 
 /// The OpenAPI service (also what `krug openapi` prints).
@@ -88,6 +92,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             event_votes::EventVotesApi,
             coupons::CouponsApi,
             offers::OffersApi,
+            chains::ChainsApi,
         ),
         "Krug",
         env!("CARGO_PKG_VERSION"),

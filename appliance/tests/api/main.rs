@@ -7,6 +7,7 @@ mod common;
 mod admin;
 mod bad_input;
 mod basics;
+mod chains;
 mod coupons;
 mod events;
 mod isolation;

@@ -159,6 +159,18 @@ const ROLE_TABLE: &[(&str, Access)] = &[
     ("operator_offer_pause", Roles(OPERATOR)),
     ("operator_offer_archive", Roles(OPERATOR)),
     ("me_badges", Roles(MEMBER)),
+    // Cross-promo chains: the operator and partners' owners manage; only an owner approves (his
+    // own business's steps); members see theirs and choose a fan-out branch.
+    ("chain_draft", Roles(STAFF_ADMIN)),
+    ("chain_list", Roles(STAFF_ADMIN)),
+    ("chain_get", Roles(STAFF_ADMIN)),
+    ("chain_approve", Roles(&[Who::Owner])),
+    ("chain_start", Roles(STAFF_ADMIN)),
+    ("chain_pause", Roles(STAFF_ADMIN)),
+    ("chain_analytics", Roles(STAFF_ADMIN)),
+    ("chain_analytics_csv", Roles(STAFF_ADMIN)),
+    ("me_chains", Roles(MEMBER)),
+    ("me_chain_choose", Roles(MEMBER)),
 ];
 
 /// Check-in and attendance: the venue's staff and the operator.

@@ -1,6 +1,7 @@
 //! The SDK's error: every refusal a caller can cause is a typed variant with a stable code; what
 //! the caller cannot cause (the database failing) is one opaque `Store` variant.
 
+use crate::chain::ChainError;
 use crate::coupon::CouponError;
 use crate::ledger::LedgerError;
 use crate::pii::PiiError;
@@ -162,6 +163,9 @@ pub enum Error {
         /// The state it was refused in.
         status: String,
     },
+    /// A cross-promo chain command was refused (`invalid_chain`, `chain_not_approved`, …).
+    #[error(transparent)]
+    Chain(#[from] ChainError),
     /// The store failed; not the caller's fault.
     #[error("storage failure: {0}")]
     Store(#[from] StoreError),
@@ -209,6 +213,7 @@ impl Error {
             Error::OfferScriptInvalid { .. } => "offer_script_invalid",
             Error::OfferExamplesFailed { .. } => "offer_examples_failed",
             Error::OfferStateConflict { .. } => "offer_state_conflict",
+            Error::Chain(e) => e.code(),
             Error::Pii(_) | Error::Store(_) => "internal",
         }
     }
@@ -219,6 +224,9 @@ impl Error {
             Error::Event(e) => return e.http_status(),
             Error::Coupon(e) => return e.http_status(),
             _ => {}
+        }
+        if let Error::Chain(e) = self {
+            return e.http_status();
         }
         match self.code() {
             "qr_malformed" => 400,

@@ -11,6 +11,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod budget;
+pub mod chain;
 pub mod coupon;
 mod error;
 pub mod event;
@@ -41,6 +42,10 @@ pub use facade::{
 pub use facade::{
     BusinessClient, CatalogueEntry, ClientQuery, Page, PageItem, PurchaseQuery, PurchaseRecord, TenantSummary,
     TierInfo, clients_csv, purchases_csv,
+};
+pub use facade::{
+    ChainActor, ChainAnalytics, ChainPartner, ChainRewardPaid, ChainStatus, ChainStepMade, ChainView, MemberChain,
+    PartnerStats, StepStats, WaitingCoupon, chain_analytics_csv,
 };
 pub use facade::{QrProvisioning, Scan};
 pub use facade::{hash_secret, verify_secret};

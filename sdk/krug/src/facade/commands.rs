@@ -158,6 +158,9 @@ pub struct Receipt {
     /// cashback, with the same hold and expiry).
     #[serde(default)]
     pub offers: Vec<crate::facade::AppliedOffer>,
+    /// Steps this purchase made in cross-promo chains, with the rewards they paid.
+    #[serde(default)]
+    pub chains: Vec<super::ChainStepMade>,
 }
 
 /// Refund (part of) a purchase.

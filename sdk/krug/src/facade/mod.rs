@@ -3,6 +3,7 @@
 //! decision in one transaction together with its idempotency record.
 
 mod budget;
+mod chains;
 mod commands;
 mod coupon_types;
 mod coupons;
@@ -20,6 +21,10 @@ mod view_types;
 mod views;
 
 pub use budget::{BudgetSummary, ContributionStatement, EventFunding, EventFundsLine, budget_ledger_csv};
+pub use chains::{
+    ChainActor, ChainAnalytics, ChainPartner, ChainRewardPaid, ChainStatus, ChainStepMade, ChainView, MemberChain,
+    PartnerStats, StepStats, WaitingCoupon, chain_analytics_csv,
+};
 pub use commands::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, MemberProfile,
     Receipt, RecordPurchase, RefundPurchase, RefundReceipt, RegisterMember, SettlementLine, StatusView,

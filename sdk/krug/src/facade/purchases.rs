@@ -262,6 +262,7 @@ impl Krug {
             at: input.at,
         };
         let offers = self.apply_offers_in(tx, config, &offer_purchase, &mut account, &mut plan, ctx).await?;
+        let chains = self.advance_chains_in(tx, config, input, charged, purchase, &mut account, &mut plan, ctx).await?;
         tx.write_plan(member, &plan, &account, now).await?;
         if !contribution.is_zero() {
             tx.insert_budget_entry(
@@ -297,6 +298,7 @@ impl Krug {
             recorded_at: now,
             coupon,
             offers,
+            chains,
         };
         let response = serde_json::to_string(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tx.remember(input.scope, input.receipt_id, input.hash, &response, now).await?;
@@ -429,6 +431,8 @@ impl Krug {
             config,
             ctx,
         )?;
+        let left = p.amount.checked_sub(refunded_total).unwrap_or(Kopecks::ZERO);
+        self.rollback_chains_in(&mut tx, config, p.id, p.member, left, &mut account, &mut plan, ctx).await?;
         let budget_after = p.contribution.prorate(refunded_total, p.amount, crate::types::Rounding::Floor);
         let budget_before = p.contribution.prorate(p.refunded, p.amount, crate::types::Rounding::Floor);
         let budget_reversed = budget_after

@@ -11,6 +11,7 @@
 //!   without being acknowledged before their commit is durable; on PostgreSQL the member's account
 //!   row is locked with `FOR UPDATE` before anything is read that a decision depends on.
 
+mod chains;
 mod coupons;
 mod events;
 mod identity;
@@ -26,6 +27,7 @@ mod writer;
 
 pub use writer::WriteStats;
 
+pub(crate) use chains::{ChainRow, PurchaseFact, RewardRow, RewardsBy, StepRow};
 pub(crate) use coupons::{Issue, NewRedemption, RedemptionRow, TemplateRow};
 pub(crate) use events::EventBudgetEntry;
 pub(crate) use members::MemberRow;

@@ -1,0 +1,966 @@
+//! Cross-promo chains: drafting (operator or a partner's owner), each partner's approval of its
+//! own steps and the rewards it funds, start and pause, the chain step of the purchase pipeline
+//! and its undoing by refunds, the member's view with the fan-out choice, and win-win analytics.
+//!
+//! Invariants:
+//! - progress moves only inside a transaction holding the member's account lock (the purchase
+//!   pipeline, a refund, the fan-out choice), so concurrent scans of one member take turns;
+//! - a reward is paid at most once per step (slot) per run and cycle: checked before paying and
+//!   guarded by `chain_rewards`' primary key;
+//! - bonus rewards are ledger credits (`Source::Chain`) whose issuer is the funding partner;
+//!   coupon rewards are personal coupons (`CouponSource::Chain`);
+//! - a chain starts only when every partner approved; another partner's chain answers
+//!   [`ChainError::NotFound`] (404), exactly like a chain that does not exist;
+//! - a partner's analytics never show a clinic step beyond its aggregate count, and no analytics
+//!   name a member.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use super::Krug;
+use super::purchases::{PurchaseInput, not_found};
+use crate::chain::{
+    self, ChainDefinition, ChainError, ChainKind, Known, Progress, PurchaseFacts, Reward, RewardKind, Standing,
+    StepTarget,
+};
+use crate::coupon::{CouponSource, rubles};
+use crate::error::{Error, Result};
+use crate::ledger::{Account, Credit, Ctx, EntryKind, Plan, Source};
+use crate::store::{ChainRow, PurchaseFact, RewardRow, RewardsBy, StepRow, TenantTx};
+use crate::tenant::TenantConfig;
+use crate::types::{Bonus, BusinessId, Kopecks, MemberId, PurchaseId, TenantId};
+
+/// Who manages chains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainActor {
+    /// The tenant's operator: every chain.
+    Operator,
+    /// A business's owner: the chains his business takes part in.
+    Owner(BusinessId),
+}
+
+impl ChainActor {
+    fn name(&self) -> String {
+        match self {
+            ChainActor::Owner(b) => format!("owner:{b}"),
+            ChainActor::Operator => "operator".to_owned(),
+        }
+    }
+}
+
+/// Where a chain is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChainStatus {
+    /// Drafted; partners approve; not running.
+    Draft,
+    /// Running: purchases advance members.
+    Active,
+    /// Stopped for now: purchases make no steps; can be started again.
+    Paused,
+}
+
+impl ChainStatus {
+    fn parse(s: &str) -> Result<ChainStatus> {
+        match s {
+            "draft" => Ok(ChainStatus::Draft),
+            "active" => Ok(ChainStatus::Active),
+            "paused" => Ok(ChainStatus::Paused),
+            other => Err(Error::Store(crate::store::StoreError::Corrupt(format!("chain status {other}")))),
+        }
+    }
+
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ChainStatus::Draft => "draft",
+            ChainStatus::Active => "active",
+            ChainStatus::Paused => "paused",
+        }
+    }
+}
+
+/// A partner of a chain and its approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainPartner {
+    /// The business.
+    pub business: BusinessId,
+    /// Who approved (the owner's staff name), when approved.
+    pub approved_by: Option<String>,
+    /// When its owner approved its steps and the rewards it funds (`None`: not yet).
+    pub approved_at: Option<OffsetDateTime>,
+}
+
+/// A chain as its managers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainView {
+    /// The chain.
+    pub id: Uuid,
+    /// Its definition.
+    pub definition: ChainDefinition,
+    /// Where it is in its life.
+    pub status: ChainStatus,
+    /// Its partners with their approvals.
+    pub partners: Vec<ChainPartner>,
+    /// Who drafted it (`operator` or `owner:<business>`).
+    pub created_by: String,
+    /// When.
+    pub created_at: OffsetDateTime,
+}
+
+/// A reward a chain paid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainRewardPaid {
+    /// The step it rewards, or `steps.len()` for the completion reward.
+    pub slot: usize,
+    /// Bonus credited (pending like cashback); zero for a coupon.
+    pub bonus: Bonus,
+    /// The coupon issued, for a coupon reward.
+    pub coupon: Option<String>,
+    /// The partner that funds it.
+    pub funded_by: BusinessId,
+}
+
+/// A step a purchase made in a chain, on the receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainStepMade {
+    /// The chain.
+    pub chain: Uuid,
+    /// Its name.
+    pub name: String,
+    /// The step made.
+    pub step: usize,
+    /// The cycle it belongs to (cyclic chains).
+    pub cycle: u32,
+    /// Whether the chain (or the cycle) is completed by it.
+    pub completed: bool,
+    /// Rewards paid by it.
+    pub rewards: Vec<ChainRewardPaid>,
+    /// The next step in words, when there is one.
+    pub next: Option<String>,
+    /// The next step's deadline (exclusive).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deadline: Option<OffsetDateTime>,
+}
+
+/// A coupon a chain gave the member, still usable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingCoupon {
+    /// The code.
+    pub code: String,
+    /// Its template.
+    pub template: String,
+    /// First instant no longer valid.
+    pub valid_until: OffsetDateTime,
+}
+
+/// A running chain as the member sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberChain {
+    /// The chain.
+    pub chain: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its shape.
+    pub kind: ChainKind,
+    /// Where she stands (lapse from the clock).
+    pub standing: Standing,
+    /// The next step in words ("buy at Миндаль by 12 Dec to get 500 ₽ bonus"; "by" the last local day the window covers).
+    pub next: Option<String>,
+    /// The next step's deadline (exclusive).
+    pub deadline: Option<OffsetDateTime>,
+    /// For a fan-out waiting on its branches: the branches she can choose (step indexes).
+    pub choices: Vec<usize>,
+    /// Coupons the chain gave her that she can still use.
+    pub rewards_waiting: Vec<WaitingCoupon>,
+}
+
+/// One step's funnel figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepStats {
+    /// The step.
+    pub step: usize,
+    /// Its business or category.
+    pub target: String,
+    /// Distinct members who made it.
+    pub entered: u64,
+    /// `entered` over the previous step's (a branch: over the entry step's), basis points;
+    /// `None` for the first step, and for a clinic step in another partner's view.
+    pub conversion_bps: Option<i64>,
+    /// A clinic step shown to another partner: its aggregate count only.
+    pub aggregate_only: bool,
+}
+
+/// One partner's win-win figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartnerStats {
+    /// The partner.
+    pub business: BusinessId,
+    /// Revenue at this partner from the purchases that made its steps (net of refunds), kopecks.
+    pub revenue_kopecks: i64,
+    /// Rewards it funds: bonus paid plus what its chain coupons took off or credited when used.
+    pub reward_cost_kopecks: i64,
+    /// `revenue − reward cost`.
+    pub net_gain_kopecks: i64,
+    /// Members whose first purchase at this partner made a chain step here.
+    pub new_clients: u64,
+    /// Conversion into this partner's first non-entry step among chain members, basis points.
+    pub enrolled_rate_bps: Option<i64>,
+    /// The same partners' baseline cross-purchase rate among members not in the chain.
+    pub baseline_rate_bps: Option<i64>,
+    /// `enrolled − baseline`, basis points.
+    pub uplift_bps: Option<i64>,
+}
+
+/// Win-win analytics of a chain. See [`Krug::chain_analytics`] for the formulas.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainAnalytics {
+    /// The chain.
+    pub chain: Uuid,
+    /// Its name.
+    pub name: String,
+    /// The funnel, step by step.
+    pub steps: Vec<StepStats>,
+    /// Per partner (a partner's own view: its row only).
+    pub partners: Vec<PartnerStats>,
+}
+
+/// The analytics as CSV: one line per step, then one per partner.
+pub fn chain_analytics_csv(a: &ChainAnalytics) -> String {
+    let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+    let mut out = String::from(
+        "section,step,target,entered,conversion_bps,business,revenue_kopecks,reward_cost_kopecks,net_gain_kopecks,\
+         new_clients,enrolled_rate_bps,baseline_rate_bps,uplift_bps\n",
+    );
+    for s in &a.steps {
+        out.push_str(&format!("step,{},{},{},{},,,,,,,,\n", s.step, s.target, s.entered, opt(s.conversion_bps)));
+    }
+    for p in &a.partners {
+        out.push_str(&format!(
+            "partner,,,,,{},{},{},{},{},{},{},{}\n",
+            p.business,
+            p.revenue_kopecks,
+            p.reward_cost_kopecks,
+            p.net_gain_kopecks,
+            p.new_clients,
+            opt(p.enrolled_rate_bps),
+            opt(p.baseline_rate_bps),
+            opt(p.uplift_bps)
+        ));
+    }
+    out
+}
+
+fn invalid(field: &str, message: &str) -> Error {
+    ChainError::Invalid(vec![chain::ChainProblem { field: field.into(), message: message.into() }]).into()
+}
+
+fn bps(num: u64, den: u64) -> Option<i64> {
+    (den > 0).then(|| i64::try_from(num.saturating_mul(10_000) / den).unwrap_or(i64::MAX))
+}
+
+fn target_name(config: &TenantConfig, t: &StepTarget) -> String {
+    match t {
+        StepTarget::Business(b) => config.business(b).map_or_else(|| b.to_string(), |x| x.name.clone()),
+        StepTarget::Category(c) => format!("any {c} partner"),
+    }
+}
+
+fn reward_words(r: &Reward) -> String {
+    match &r.kind {
+        RewardKind::Bonus { amount } => format!("{} bonus", rubles(amount.get())),
+        RewardKind::Coupon { template } => format!("a coupon ({template})"),
+    }
+}
+
+/// "buy at Миндаль (from 1,000 ₽) by 12 Dec to get 500 ₽ bonus" (the last local day still in
+/// time); a fan-out's branches: "buy at A to get X or B to get Y by 12 Dec".
+fn step_words(
+    config: &TenantConfig,
+    def: &ChainDefinition,
+    steps: &[usize],
+    deadline: Option<OffsetDateTime>,
+) -> String {
+    let by = deadline.map(|d| {
+        let last = config.local_date(d - Duration::microseconds(1));
+        let month = last.month().to_string();
+        format!(" by {} {}", last.day(), month.get(..3).unwrap_or(&month))
+    });
+    let single = steps.len() == 1;
+    let parts: Vec<String> = steps
+        .iter()
+        .filter_map(|&i| def.steps.get(i).map(|s| (i, s)))
+        .map(|(i, s)| {
+            let mut w = target_name(config, &s.target);
+            if !s.min_amount.is_zero() {
+                w.push_str(&format!(" (from {})", rubles(s.min_amount.get())));
+            }
+            if single && let Some(by) = &by {
+                w.push_str(by);
+            }
+            let mut rewards: Vec<String> = s.reward.iter().map(reward_words).collect();
+            let last = i + 1 == def.steps.len() || def.kind == ChainKind::FanOut;
+            if last && let Some(c) = &def.completion_reward {
+                rewards.push(reward_words(c));
+            }
+            if !rewards.is_empty() {
+                w.push_str(&format!(" to get {}", rewards.join(" and ")));
+            }
+            w
+        })
+        .collect();
+    let mut out = format!("buy at {}", parts.join(" or "));
+    if !single && let Some(by) = &by {
+        out.push_str(by);
+    }
+    out
+}
+
+/// The steps a member can make next, for words and choices.
+fn next_steps(def: &ChainDefinition, p: Option<&Progress>, now: OffsetDateTime) -> Vec<usize> {
+    match p.map(|p| (p, p.standing(now))) {
+        Some((p, Standing::Active)) if def.kind == ChainKind::FanOut => match p.branch {
+            Some(b) => vec![b],
+            None => (1..def.steps.len()).collect(),
+        },
+        Some((p, Standing::Active)) => vec![p.next_step],
+        Some((p, _)) if p.run.saturating_add(1) >= def.per_member_limit => Vec::new(),
+        _ => vec![0],
+    }
+}
+
+impl Krug {
+    /// Drafts a chain. The operator may draft any chain; an owner only one his business takes
+    /// part in. Every problem of the definition is refused at once with its field path
+    /// ([`ChainError::Invalid`]): empty steps, a cyclic chain without a cap, windows ≤ 0, unknown
+    /// businesses, categories or coupon templates, …
+    pub async fn draft_chain(&self, tenant: &TenantId, actor: &ChainActor, def: ChainDefinition) -> Result<ChainView> {
+        let t = self.tenant(tenant)?;
+        let config = &t.config;
+        let now = self.now();
+        let mut tx = self.begin(tenant).await?;
+        let mut templates = HashSet::new();
+        for (_, r) in def.rewards() {
+            if let Some(code) = r.template()
+                && tx.coupon_template(code).await?.is_some_and(|row| row.revoked_at.is_none())
+            {
+                templates.insert(code.to_owned());
+            }
+        }
+        let known = |k: Known<'_>| match k {
+            Known::Business(b) => config.business(b).is_none().then(|| format!("{b} is not a business of this tenant")),
+            Known::Category(c) => (!config.businesses.iter().any(|b| &b.category == c))
+                .then(|| format!("{c} is not a category of this tenant")),
+            Known::Template(code) => {
+                (!templates.contains(code)).then(|| format!("{code} is not a coupon template (or it is revoked)"))
+            }
+        };
+        def.check(&known).map_err(ChainError::Invalid)?;
+        if let ChainActor::Owner(b) = actor
+            && !def.partners().contains(b)
+        {
+            return Err(invalid("steps", "an owner drafts only chains his business takes part in"));
+        }
+        let id = self.inner.ids.next_uuid();
+        tx.insert_chain(id, &def, &actor.name(), now).await?;
+        let view = self.chain_view(&mut tx, id).await?;
+        tx.commit().await?;
+        tracing::info!(tenant = %tenant, chain = %id, actor = %actor.name(), "chain drafted");
+        Ok(view)
+    }
+
+    async fn chain_view(&self, tx: &mut TenantTx, id: Uuid) -> Result<ChainView> {
+        let row = tx.chain(id).await?.ok_or(Error::Chain(ChainError::NotFound))?;
+        self.view_of(tx, row).await
+    }
+
+    async fn view_of(&self, tx: &mut TenantTx, row: ChainRow) -> Result<ChainView> {
+        let partners = tx
+            .chain_partners(row.id)
+            .await?
+            .into_iter()
+            .map(|p| ChainPartner { business: p.business, approved_by: p.approved_by, approved_at: p.approved_at })
+            .collect();
+        Ok(ChainView {
+            id: row.id,
+            status: ChainStatus::parse(&row.status)?,
+            definition: row.definition,
+            partners,
+            created_by: row.created_by,
+            created_at: row.created_at,
+        })
+    }
+
+    /// The chains the actor may see (the operator: all; an owner: his business's), newest first.
+    pub async fn chains(&self, tenant: &TenantId, actor: &ChainActor) -> Result<Vec<ChainView>> {
+        self.tenant(tenant)?;
+        let mut tx = self.read(tenant).await?;
+        let partner = match actor {
+            ChainActor::Owner(b) => Some(b),
+            ChainActor::Operator => None,
+        };
+        let rows = tx.chains(partner).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.view_of(&mut tx, row).await?);
+        }
+        Ok(out)
+    }
+
+    /// One chain the actor may see; another partner's is [`ChainError::NotFound`].
+    pub async fn chain(&self, tenant: &TenantId, actor: &ChainActor, id: Uuid) -> Result<ChainView> {
+        self.tenant(tenant)?;
+        let mut tx = self.read(tenant).await?;
+        let view = self.chain_view(&mut tx, id).await?;
+        visible(actor, &view)?;
+        Ok(view)
+    }
+
+    /// The owner of `business` approves its steps and the rewards it funds in a draft (or
+    /// paused) chain. Idempotent; a chain his business is not part of is [`ChainError::NotFound`].
+    pub async fn approve_chain(
+        &self,
+        tenant: &TenantId,
+        business: &BusinessId,
+        approver: &str,
+        id: Uuid,
+    ) -> Result<ChainView> {
+        self.tenant(tenant)?;
+        let now = self.now();
+        let mut tx = self.begin(tenant).await?;
+        let row = tx.lock_chain(id).await?.ok_or(Error::Chain(ChainError::NotFound))?;
+        if !row.definition.partners().contains(business) {
+            return Err(ChainError::NotFound.into());
+        }
+        if row.status == ChainStatus::Active.as_str() {
+            return Err(ChainError::WrongStatus { status: row.status }.into());
+        }
+        tx.approve_chain(id, business, approver, now).await?;
+        let view = self.view_of(&mut tx, row).await?;
+        tx.commit().await?;
+        tracing::info!(tenant = %tenant, chain = %id, %business, "chain approved by partner");
+        Ok(view)
+    }
+
+    /// Starts (or resumes) a chain: every partner must have approved
+    /// ([`ChainError::NotApproved`] lists who has not). Idempotent for a running chain.
+    pub async fn start_chain(&self, tenant: &TenantId, actor: &ChainActor, id: Uuid) -> Result<ChainView> {
+        self.set_status(tenant, actor, id, ChainStatus::Active).await
+    }
+
+    /// Pauses a running chain: purchases make no steps until it is started again; members keep
+    /// their progress (their deadlines keep running).
+    pub async fn pause_chain(&self, tenant: &TenantId, actor: &ChainActor, id: Uuid) -> Result<ChainView> {
+        self.set_status(tenant, actor, id, ChainStatus::Paused).await
+    }
+
+    async fn set_status(&self, tenant: &TenantId, actor: &ChainActor, id: Uuid, to: ChainStatus) -> Result<ChainView> {
+        self.tenant(tenant)?;
+        let now = self.now();
+        let mut tx = self.begin(tenant).await?;
+        let row = tx.lock_chain(id).await?.ok_or(Error::Chain(ChainError::NotFound))?;
+        let view = self.view_of(&mut tx, row).await?;
+        visible(actor, &view)?;
+        match (view.status, to) {
+            (ChainStatus::Draft, ChainStatus::Paused) => {
+                return Err(ChainError::WrongStatus { status: view.status.as_str().into() }.into());
+            }
+            (ChainStatus::Draft | ChainStatus::Paused, ChainStatus::Active) => {
+                let missing: Vec<BusinessId> =
+                    view.partners.iter().filter(|p| p.approved_at.is_none()).map(|p| p.business.clone()).collect();
+                if !missing.is_empty() {
+                    return Err(ChainError::NotApproved { missing }.into());
+                }
+            }
+            _ => {}
+        }
+        if view.status != to {
+            tx.set_chain_status(id, to.as_str(), now).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(tenant = %tenant, chain = %id, status = to.as_str(), actor = %actor.name(), "chain status set");
+        Ok(ChainView { status: to, ..view })
+    }
+
+    /// The chain step of [`Krug::purchase_in`], after the purchase is stored and before the
+    /// ledger plan is written: advances the member in every running chain the purchase makes a
+    /// step of and pays the step's rewards (bonus into `plan`, coupons issued in `tx`).
+    #[allow(clippy::too_many_arguments)] // the pipeline's state, passed through once
+    pub(super) async fn advance_chains_in(
+        &self,
+        tx: &mut TenantTx,
+        config: &TenantConfig,
+        input: &PurchaseInput<'_>,
+        charged: Kopecks,
+        purchase: PurchaseId,
+        account: &mut Account,
+        plan: &mut Plan,
+        ctx: Ctx<'_>,
+    ) -> Result<Vec<ChainStepMade>> {
+        let now = ctx.now;
+        let member = input.member;
+        let chains = tx.active_chains_for(member).await?;
+        let facts = PurchaseFacts { business: input.business, category: &input.category, amount: charged };
+        let mut made = Vec::new();
+        for (row, before) in chains {
+            let def = &row.definition;
+            let before = before.as_ref();
+            let Some(adv) = chain::advance(def, before, &facts, now) else { continue };
+            let seq = tx.last_step_seq(row.id, member).await? + 1;
+            tx.insert_chain_step(&StepRow {
+                chain: row.id,
+                member,
+                run: adv.run,
+                cycle: adv.cycle,
+                step: adv.step,
+                seq,
+                purchase,
+                business: input.business.clone(),
+                amount: charged,
+                before: before.cloned(),
+                made_at: now,
+            })
+            .await?;
+            tx.put_progress(row.id, member, Some(&adv.after), now).await?;
+            let mut rewards = Vec::new();
+            for (slot, reward) in &adv.rewards {
+                let key = (adv.run, adv.cycle, *slot);
+                if let Some(paid) =
+                    self.pay_reward(tx, config, row.id, member, key, reward, Some(purchase), account, plan, ctx).await?
+                {
+                    rewards.push(paid);
+                }
+            }
+            let next = next_steps(def, Some(&adv.after), now);
+            made.push(ChainStepMade {
+                chain: row.id,
+                name: def.name.clone(),
+                step: adv.step,
+                cycle: adv.cycle,
+                completed: adv.completes,
+                rewards,
+                next: (!adv.after.completed && !next.is_empty())
+                    .then(|| step_words(config, def, &next, adv.after.deadline)),
+                deadline: adv.after.deadline,
+            });
+        }
+        Ok(made)
+    }
+
+    /// Pays one reward unless its slot was paid in this run and cycle.
+    #[allow(clippy::too_many_arguments)] // the pipeline's state, passed through once
+    async fn pay_reward(
+        &self,
+        tx: &mut TenantTx,
+        config: &TenantConfig,
+        chain: Uuid,
+        member: MemberId,
+        (run, cycle, slot): (u32, u32, usize),
+        reward: &Reward,
+        purchase: Option<PurchaseId>,
+        account: &mut Account,
+        plan: &mut Plan,
+        ctx: Ctx<'_>,
+    ) -> Result<Option<ChainRewardPaid>> {
+        if tx.chain_reward_paid(chain, member, (run, cycle, slot)).await? {
+            return Ok(None);
+        }
+        let mut row = RewardRow {
+            chain,
+            member,
+            run,
+            cycle,
+            slot,
+            purchase,
+            funded_by: reward.funded_by.clone(),
+            bonus: Bonus::ZERO,
+            entry: None,
+            lot: None,
+            coupon: None,
+            paid_at: ctx.now,
+        };
+        match &reward.kind {
+            RewardKind::Bonus { amount } => {
+                let policy = &config.bonus;
+                let credit = Credit {
+                    kind: EntryKind::Accrual,
+                    source: Source::Chain,
+                    issuer: Some(reward.funded_by.clone()),
+                    purchase,
+                    amount: *amount,
+                    available_at: ctx.now + Duration::days(i64::from(policy.hold_days)),
+                    expires_at: ctx.now + Duration::days(i64::from(policy.expiry_days)),
+                    reason: Some(format!("chain {chain}")),
+                    actor: None,
+                };
+                row.lot = Some(account.credit(plan, credit, ctx)?);
+                row.entry = plan.entries.last().map(|e| e.id);
+                row.bonus = *amount;
+            }
+            RewardKind::Coupon { template } => {
+                let issued = self.issue_coupon_in(tx, template, member, CouponSource::Chain, ctx.now).await?;
+                row.coupon = Some(issued.code.as_str().to_owned());
+            }
+        }
+        tx.insert_chain_reward(&row).await?;
+        Ok(Some(ChainRewardPaid { slot, bonus: row.bonus, coupon: row.coupon, funded_by: row.funded_by }))
+    }
+
+    /// The chain step of a refund: when what is left of the purchase no longer makes a step it
+    /// made, and that step is still the member's latest in its chain and its window has not
+    /// passed, the step is rolled back — progress returns to what it was before, a bonus reward
+    /// is reversed through the ledger, an unused coupon reward is revoked (a used one stays, and
+    /// its slot stays paid). Returns the number of steps rolled back.
+    #[allow(clippy::too_many_arguments)] // the refund's state, passed through once
+    pub(super) async fn rollback_chains_in(
+        &self,
+        tx: &mut TenantTx,
+        config: &TenantConfig,
+        purchase: PurchaseId,
+        member: MemberId,
+        left: Kopecks,
+        account: &mut Account,
+        plan: &mut Plan,
+        ctx: Ctx<'_>,
+    ) -> Result<u32> {
+        let steps = tx.chain_steps_of(purchase).await?;
+        if steps.is_empty() {
+            return Ok(0);
+        }
+        let rewards = tx.chain_rewards(RewardsBy::Purchase(purchase)).await?;
+        let mut rolled = 0;
+        for s in steps {
+            let Some(row) = tx.chain(s.chain).await? else { continue };
+            let Some(step) = row.definition.steps.get(s.step) else { continue };
+            let still_counts = !left.is_zero() && left >= step.min_amount;
+            let latest = tx.last_step_seq(s.chain, member).await? == s.seq;
+            let in_window = s.before.as_ref().and_then(|b| b.deadline).is_none_or(|d| ctx.now < d);
+            if still_counts || !latest || !in_window {
+                continue;
+            }
+            for r in rewards.iter().filter(|r| r.chain == s.chain && r.run == s.run && r.cycle == s.cycle) {
+                if let (Some(lot), Some(entry)) = (r.lot, r.entry) {
+                    if !account.lots.iter().any(|l| l.id == lot) {
+                        let loaded = tx.load_lots(member, &[lot]).await?;
+                        account.lots.extend(loaded.into_iter().filter(|l| l.id == lot));
+                    }
+                    account.reverse_credit(
+                        plan,
+                        lot,
+                        entry,
+                        r.bonus,
+                        config.bonus.refund_of_spent,
+                        Some(purchase),
+                        ctx,
+                    )?;
+                    tx.delete_chain_reward(r).await?;
+                } else if let Some(code) = &r.coupon
+                    && tx.revoke_unused_coupon(code, ctx.now).await?
+                {
+                    tx.delete_chain_reward(r).await?;
+                }
+            }
+            tx.delete_chain_step(&s).await?;
+            tx.put_progress(s.chain, member, s.before.as_ref(), ctx.now).await?;
+            rolled += 1;
+        }
+        Ok(rolled)
+    }
+
+    /// The running chains as the member sees them: her standing, the next step in words with
+    /// its deadline, fan-out choices, and the chain coupons she can still use. Chains she can no
+    /// longer enter (runs used up) are left out.
+    pub async fn member_chains(&self, tenant: &TenantId, member: MemberId) -> Result<Vec<MemberChain>> {
+        let t = self.tenant(tenant)?;
+        let config = &t.config;
+        let now = self.now();
+        let mut tx = self.read(tenant).await?;
+        tx.account(member).await.map_err(not_found(Error::MemberNotFound))?;
+        let rewards = tx.chain_rewards(RewardsBy::Member(member)).await?;
+        let mut out = Vec::new();
+        for (row, progress) in tx.active_chains_for(member).await? {
+            let def = &row.definition;
+            if !chain::scheduled(def, now) {
+                continue;
+            }
+            let p = progress.as_ref();
+            let standing = p.map_or(Standing::NotStarted, |p| p.standing(now));
+            let next = next_steps(def, p, now);
+            if next.is_empty() && standing != Standing::Completed {
+                continue;
+            }
+            let deadline = p.filter(|p| p.standing(now) == Standing::Active).and_then(|p| p.deadline);
+            let mut waiting = Vec::new();
+            for r in rewards.iter().filter(|r| r.chain == row.id) {
+                let Some(code) = &r.coupon else { continue };
+                let Ok(code) = crate::coupon::CouponCode::normalise(code) else { continue };
+                if let Some(c) = tx.coupon(&code).await?
+                    && !c.revoked
+                    && now < c.valid_until
+                    && c.max_uses.is_none_or(|m| c.uses < m)
+                {
+                    waiting.push(WaitingCoupon {
+                        code: c.code.as_str().to_owned(),
+                        template: c.template,
+                        valid_until: c.valid_until,
+                    });
+                }
+            }
+            let choices = match p {
+                Some(p) if def.kind == ChainKind::FanOut && standing == Standing::Active && p.branch.is_none() => {
+                    next.clone()
+                }
+                _ => Vec::new(),
+            };
+            out.push(MemberChain {
+                chain: row.id,
+                name: def.name.clone(),
+                kind: def.kind,
+                standing,
+                next: (!next.is_empty() && standing != Standing::Completed)
+                    .then(|| step_words(config, def, &next, deadline)),
+                deadline,
+                choices,
+                rewards_waiting: waiting,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The member picks a fan-out branch in the app: the other branches lapse for this run and
+    /// the branch's reward is paid now (a coupon for that partner, or bonus). The same choice
+    /// again is a no-op answering the same view (safe to retry); another choice, or nothing to
+    /// choose, is [`ChainError::NoChoice`]; a chain that is not running is
+    /// [`ChainError::NotFound`].
+    pub async fn choose_chain_branch(
+        &self,
+        tenant: &TenantId,
+        member: MemberId,
+        id: Uuid,
+        branch: usize,
+    ) -> Result<MemberChain> {
+        let t = self.tenant(tenant)?;
+        let config = &t.config;
+        let now = self.now();
+        let ctx = Ctx { now, ids: self.inner.ids.as_ref() };
+        let mut tx = self.begin(tenant).await?;
+        let stored = tx.lock_account(member).await.map_err(not_found(Error::MemberNotFound))?;
+        let row = tx
+            .chain(id)
+            .await?
+            .filter(|r| r.status == ChainStatus::Active.as_str())
+            .ok_or(Error::Chain(ChainError::NotFound))?;
+        let progress: HashMap<Uuid, Progress> = tx.member_progress(member).await?.into_iter().collect();
+        let before = progress.get(&id);
+        // The same choice again (a retried request) changes nothing and answers the same view.
+        if before.is_some_and(|p| p.branch == Some(branch) && p.standing(now) == Standing::Active) {
+            drop(tx);
+            return self.member_chain(tenant, member, id).await;
+        }
+        let (after, reward) =
+            chain::choose(&row.definition, before, branch, now).ok_or(Error::Chain(ChainError::NoChoice))?;
+        let mut account = Account { lots: tx.load_lots(member, &[]).await?, debt: stored.debt };
+        let mut plan = Plan::default();
+        if let Some(reward) = reward {
+            self.pay_reward(
+                &mut tx,
+                config,
+                id,
+                member,
+                (after.run, after.cycle, branch),
+                &reward,
+                None,
+                &mut account,
+                &mut plan,
+                ctx,
+            )
+            .await?;
+        }
+        tx.put_progress(id, member, Some(&after), now).await?;
+        if !plan.entries.is_empty() {
+            tx.write_plan(member, &plan, &account, now).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(tenant = %tenant, chain = %id, %member, branch, "fan-out branch chosen");
+        self.member_chain(tenant, member, id).await
+    }
+
+    async fn member_chain(&self, tenant: &TenantId, member: MemberId, id: Uuid) -> Result<MemberChain> {
+        self.member_chains(tenant, member)
+            .await?
+            .into_iter()
+            .find(|c| c.chain == id)
+            .ok_or(Error::Chain(ChainError::NotFound))
+    }
+
+    /// Win-win analytics of a chain: the operator sees every partner; an owner sees the funnel
+    /// and his own partner row only, and a clinic step other than his own as its aggregate
+    /// count only.
+    ///
+    /// Formulas (all amounts in kopecks, rates in basis points, integers floored):
+    /// - `entered[i]` = distinct members who made step `i`;
+    ///   `conversion[i] = entered[i] · 10000 / entered[i−1]` (a fan-out branch: `/ entered[0]`);
+    /// - a partner's `revenue` = Σ (amount − refunded) of the purchases that made its steps —
+    ///   purchases by chain members inside the chain's windows;
+    /// - `reward cost` = Σ bonus rewards it funds + Σ (discount + bonus) of its chain coupons'
+    ///   unrestored redemptions; `net gain = revenue − reward cost`;
+    /// - `new clients` = members whose step purchase there had no earlier purchase there;
+    /// - for the partner's first step `i ≥ 1` (previous step `j`: `i−1`, or 0 for a branch):
+    ///   `enrolled = conversion[i]`; `baseline` = among members who made no step of the chain
+    ///   and bought at step `j`'s target during the schedule, the share whose first such purchase
+    ///   was followed by a purchase at step `i`'s target within step `i`'s window;
+    ///   `uplift = enrolled − baseline`.
+    pub async fn chain_analytics(&self, tenant: &TenantId, actor: &ChainActor, id: Uuid) -> Result<ChainAnalytics> {
+        let t = self.tenant(tenant)?;
+        let config = &t.config;
+        let now = self.now();
+        let mut tx = self.read(tenant).await?;
+        let view = self.chain_view(&mut tx, id).await?;
+        visible(actor, &view)?;
+        let def = &view.definition;
+        let steps = tx.chain_steps(id).await?;
+        let facts = tx.chain_step_facts(id).await?;
+        let rewards = tx.chain_rewards(RewardsBy::Chain(id)).await?;
+        let coupon_cost: HashMap<BusinessId, i64> = tx.chain_coupon_cost(id).await?.into_iter().collect();
+        let max_window = def.steps.iter().filter_map(|s| s.window_days).max().unwrap_or(0);
+        let until = def.ends_at.min(now) + Duration::days(i64::from(max_window));
+        let purchases = tx.purchases_between(def.starts_at, until).await?;
+
+        let n = def.steps.len();
+        let mut entered_by: Vec<BTreeSet<MemberId>> = vec![BTreeSet::new(); n];
+        for s in &steps {
+            if let Some(set) = entered_by.get_mut(s.step) {
+                set.insert(s.member);
+            }
+        }
+        let entered: Vec<u64> = entered_by.iter().map(|s| s.len() as u64).collect();
+        let prev = |i: usize| if def.kind == ChainKind::FanOut { 0 } else { i - 1 };
+        let conversion = |i: usize| -> Option<i64> {
+            if i == 0 {
+                return None;
+            }
+            bps(*entered.get(i)?, *entered.get(prev(i))?)
+        };
+        let viewer = match actor {
+            ChainActor::Owner(b) => Some(b),
+            ChainActor::Operator => None,
+        };
+        let step_stats = def
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let clinic = match &s.target {
+                    StepTarget::Business(b) => {
+                        config.business(b).is_some_and(|x| x.medical) && viewer.is_some_and(|v| v != b)
+                    }
+                    StepTarget::Category(c) => {
+                        viewer.is_some() && config.businesses.iter().any(|x| &x.category == c && x.medical)
+                    }
+                };
+                StepStats {
+                    step: i,
+                    target: match &s.target {
+                        StepTarget::Business(b) => b.to_string(),
+                        StepTarget::Category(c) => format!("category:{c}"),
+                    },
+                    entered: entered.get(i).copied().unwrap_or(0),
+                    conversion_bps: if clinic { None } else { conversion(i) },
+                    aggregate_only: clinic,
+                }
+            })
+            .collect();
+
+        let enrolled: HashSet<MemberId> = steps.iter().map(|s| s.member).collect();
+        let business_of: HashMap<(MemberId, u32, u32, usize), &BusinessId> =
+            steps.iter().map(|s| ((s.member, s.run, s.cycle, s.step), &s.business)).collect();
+        let mut revenue: BTreeMap<&BusinessId, i64> = BTreeMap::new();
+        let mut new_clients: BTreeMap<&BusinessId, BTreeSet<MemberId>> = BTreeMap::new();
+        for (m, run, cycle, step, first, net) in &facts {
+            let Some(b) = business_of.get(&(*m, *run, *cycle, *step)) else { continue };
+            *revenue.entry(b).or_default() += net.get();
+            if *first {
+                new_clients.entry(b).or_default().insert(*m);
+            }
+        }
+        let mut bonus_cost: BTreeMap<&BusinessId, i64> = BTreeMap::new();
+        for r in &rewards {
+            *bonus_cost.entry(&r.funded_by).or_default() += r.bonus.get();
+        }
+        let mut partners = Vec::new();
+        for p in &view.partners {
+            let b = &p.business;
+            if viewer.is_some_and(|v| v != b) {
+                continue;
+            }
+            let revenue = revenue.get(b).copied().unwrap_or(0);
+            let cost = bonus_cost.get(b).copied().unwrap_or(0) + coupon_cost.get(b).copied().unwrap_or(0);
+            let first_step = (1..n)
+                .find(|&i| def.steps.get(i).is_some_and(|s| matches!(&s.target, StepTarget::Business(x) if x == b)));
+            let (enrolled_rate, baseline) = match first_step {
+                Some(i) => (conversion(i), baseline_rate(def, prev(i), i, &purchases, &enrolled)),
+                None => (None, None),
+            };
+            partners.push(PartnerStats {
+                business: b.clone(),
+                revenue_kopecks: revenue,
+                reward_cost_kopecks: cost,
+                net_gain_kopecks: revenue - cost,
+                new_clients: new_clients.get(b).map_or(0, |s| s.len() as u64),
+                enrolled_rate_bps: enrolled_rate,
+                baseline_rate_bps: baseline,
+                uplift_bps: enrolled_rate.zip(baseline).map(|(e, b)| e - b),
+            });
+        }
+        Ok(ChainAnalytics { chain: id, name: def.name.clone(), steps: step_stats, partners })
+    }
+}
+
+fn hits(target: &StepTarget, min: Kopecks, p: &PurchaseFact) -> bool {
+    let here = match target {
+        StepTarget::Business(b) => b == &p.business,
+        StepTarget::Category(c) => c == &p.category,
+    };
+    here && !p.net.is_zero() && p.net >= min
+}
+
+/// Among members not in the chain who bought at step `from`'s target during the schedule: the
+/// share (bps) whose first such purchase was followed by one at step `to`'s target within step
+/// `to`'s window. `None` when no such member.
+fn baseline_rate(
+    def: &ChainDefinition,
+    from: usize,
+    to: usize,
+    purchases: &[PurchaseFact],
+    enrolled: &HashSet<MemberId>,
+) -> Option<i64> {
+    let (a, b) = (def.steps.get(from)?, def.steps.get(to)?);
+    let window = Duration::days(i64::from(b.window_days?));
+    let mut first: HashMap<MemberId, OffsetDateTime> = HashMap::new();
+    for p in purchases {
+        if p.at < def.ends_at && !enrolled.contains(&p.member) && hits(&a.target, a.min_amount, p) {
+            first.entry(p.member).or_insert(p.at);
+        }
+    }
+    let converted = first
+        .iter()
+        .filter(|&(m, &t)| {
+            purchases
+                .iter()
+                .any(|p| &p.member == m && p.at > t && p.at < t + window && hits(&b.target, b.min_amount, p))
+        })
+        .count();
+    bps(converted as u64, first.len() as u64)
+}
+
+/// An owner sees only chains his business takes part in.
+fn visible(actor: &ChainActor, view: &ChainView) -> Result<()> {
+    match actor {
+        ChainActor::Operator => Ok(()),
+        ChainActor::Owner(b) if view.partners.iter().any(|p| &p.business == b) => Ok(()),
+        ChainActor::Owner(_) => Err(ChainError::NotFound.into()),
+    }
+}
