@@ -289,14 +289,16 @@ impl From<krug::ChainView> for ChainResponse {
 pub struct StepStatsResponse {
     /// The step.
     pub step: u32,
-    /// Its business, or `category:<name>`.
+    /// Its business, or `category:<name>`; `medical` for a clinic's step in another partner's view.
     pub target: String,
-    /// Distinct members who made it.
+    /// Distinct members who made it (0 when `suppressed`).
     pub entered: u64,
     /// Over the previous step (a branch: over the entry step), basis points.
     pub conversion_bps: Option<i64>,
     /// A clinic's step in another partner's view: the aggregate count only.
     pub aggregate_only: bool,
+    /// That count covers fewer than 10 members and is withheld.
+    pub suppressed: bool,
 }
 
 /// One partner's win-win figures.
@@ -569,6 +571,7 @@ fn analytics_out(a: krug::ChainAnalytics) -> AnalyticsResponse {
                 entered: s.entered,
                 conversion_bps: s.conversion_bps,
                 aggregate_only: s.aggregate_only,
+                suppressed: s.suppressed,
             })
             .collect(),
         partners: a

@@ -223,10 +223,8 @@ impl Error {
         match self {
             Error::Event(e) => return e.http_status(),
             Error::Coupon(e) => return e.http_status(),
+            Error::Chain(e) => return e.http_status(),
             _ => {}
-        }
-        if let Error::Chain(e) = self {
-            return e.http_status();
         }
         match self.code() {
             "qr_malformed" => 400,

@@ -44,8 +44,8 @@ pub use facade::{
     TierInfo, clients_csv, purchases_csv,
 };
 pub use facade::{
-    ChainActor, ChainAnalytics, ChainPartner, ChainRewardPaid, ChainStatus, ChainStepMade, ChainView, MemberChain,
-    PartnerStats, StepStats, WaitingCoupon, chain_analytics_csv,
+    ChainActor, ChainAnalytics, ChainPartner, ChainRewardPaid, ChainStatus, ChainStepMade, ChainView,
+    MIN_MEDICAL_GROUP, MemberChain, PartnerStats, StepStats, WaitingCoupon, chain_analytics_csv,
 };
 pub use facade::{QrProvisioning, Scan};
 pub use facade::{hash_secret, verify_secret};

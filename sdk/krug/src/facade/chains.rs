@@ -190,9 +190,17 @@ pub struct StepStats {
     /// `entered` over the previous step's (a branch: over the entry step's), basis points;
     /// `None` for the first step, and for a clinic step in another partner's view.
     pub conversion_bps: Option<i64>,
-    /// A clinic step shown to another partner: its aggregate count only.
+    /// A clinic step shown to another partner: its aggregate count only, under the target
+    /// `"medical"` (no partner name).
     pub aggregate_only: bool,
+    /// That aggregate covers fewer than [`MIN_MEDICAL_GROUP`] members, so it is withheld
+    /// (`entered` is 0): a tiny count could point at a person.
+    pub suppressed: bool,
 }
+
+/// The smallest group of members a clinic step's count is shown to other partners for (the
+/// k-threshold of the medical-secrecy rules; smaller counts are suppressed).
+pub const MIN_MEDICAL_GROUP: u64 = 10;
 
 /// One partner's win-win figures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -861,15 +869,19 @@ impl Krug {
                         viewer.is_some() && config.businesses.iter().any(|x| &x.category == c && x.medical)
                     }
                 };
+                let count = entered.get(i).copied().unwrap_or(0);
+                let suppressed = clinic && count < MIN_MEDICAL_GROUP;
                 StepStats {
                     step: i,
                     target: match &s.target {
+                        _ if clinic => "medical".to_owned(),
                         StepTarget::Business(b) => b.to_string(),
                         StepTarget::Category(c) => format!("category:{c}"),
                     },
-                    entered: entered.get(i).copied().unwrap_or(0),
+                    entered: if suppressed { 0 } else { count },
                     conversion_bps: if clinic { None } else { conversion(i) },
                     aggregate_only: clinic,
+                    suppressed,
                 }
             })
             .collect();

@@ -22,8 +22,8 @@ mod views;
 
 pub use budget::{BudgetSummary, ContributionStatement, EventFunding, EventFundsLine, budget_ledger_csv};
 pub use chains::{
-    ChainActor, ChainAnalytics, ChainPartner, ChainRewardPaid, ChainStatus, ChainStepMade, ChainView, MemberChain,
-    PartnerStats, StepStats, WaitingCoupon, chain_analytics_csv,
+    ChainActor, ChainAnalytics, ChainPartner, ChainRewardPaid, ChainStatus, ChainStepMade, ChainView,
+    MIN_MEDICAL_GROUP, MemberChain, PartnerStats, StepStats, WaitingCoupon, chain_analytics_csv,
 };
 pub use commands::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, MemberProfile,

@@ -483,16 +483,19 @@ backend_test! {
         // 10 days → 3333 bps; uplift 3333.
         assert_eq!((m.enrolled_rate_bps, m.baseline_rate_bps, m.uplift_bps), (Some(6_666), Some(3_333), Some(3_333)));
 
-        // Mindal's own view: its row only, the clinic's step as an aggregate count.
+        // Mindal's own view: its row only; the clinic's step unnamed, as an aggregate count — and
+        // three members are below the minimum group, so even the count is withheld.
         let own = env.krug.chain_analytics(&env.tenant, &ChainActor::Owner(biz("mindal")), chain).await.unwrap();
         assert_eq!(own.partners.len(), 1);
         assert_eq!(own.partners[0].business, biz("mindal"));
         let clinic = &own.steps[1];
-        assert!(clinic.aggregate_only);
-        assert_eq!((clinic.entered, clinic.conversion_bps), (3, None));
+        assert!(clinic.aggregate_only && clinic.suppressed);
+        assert_eq!((clinic.target.as_str(), clinic.entered, clinic.conversion_bps), ("medical", 0, None));
+        assert!(!krug::chain_analytics_csv(&own).contains("stim-center"));
         // The clinic itself sees its own step in full.
         let clinic_view = env.krug.chain_analytics(&env.tenant, &ChainActor::Owner(biz("stim-center")), chain).await.unwrap();
-        assert!(!clinic_view.steps[1].aggregate_only);
+        assert!(!clinic_view.steps[1].aggregate_only && !clinic_view.steps[1].suppressed);
+        assert_eq!((clinic_view.steps[1].target.as_str(), clinic_view.steps[1].entered), ("stim-center", 3));
         let csv = krug::chain_analytics_csv(&all);
         assert_eq!(csv.lines().count(), 1 + 3 + 3);
         assert!(csv.contains("partner,,,,,mindal,160000,70000,90000,1,6666,3333,3333"));
