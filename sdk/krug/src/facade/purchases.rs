@@ -263,7 +263,7 @@ impl Krug {
         };
         let offers = self.apply_offers_in(tx, config, &offer_purchase, &mut account, &mut plan, ctx).await?;
         let chains = self.advance_chains_in(tx, config, input, charged, purchase, &mut account, &mut plan, ctx).await?;
-        tx.write_plan(member, &plan, &account, now).await?;
+        tx.write_plan_and_status(member, &plan, &account, Some(&decision.held), now).await?;
         if !contribution.is_zero() {
             tx.insert_budget_entry(
                 EntryId::generate(ids),
@@ -277,7 +277,6 @@ impl Krug {
             )
             .await?;
         }
-        tx.update_status(member, &decision.held).await?;
         let receipt = Receipt {
             purchase,
             member,
@@ -441,7 +440,11 @@ impl Krug {
             .ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
 
         tx.set_refunded(p.id, refunded_total).await?;
-        tx.write_plan(p.member, &plan, &account, now).await?;
+        // The tier is re-evaluated on the spend net of this refund (read after `set_refunded`) and
+        // stored with the balance in one update.
+        let stats = tx.spend_stats(p.member, config.tiers.window_start(now)).await?;
+        let decision = status::evaluate(&config.tiers, &stats, &stored.held, now);
+        tx.write_plan_and_status(p.member, &plan, &account, Some(&decision.held), now).await?;
         if !budget_reversed.is_zero() {
             tx.insert_budget_entry(
                 EntryId::generate(ctx.ids),
@@ -455,9 +458,6 @@ impl Krug {
             )
             .await?;
         }
-        let stats = tx.spend_stats(p.member, config.tiers.window_start(now)).await?;
-        let decision = status::evaluate(&config.tiers, &stats, &stored.held, now);
-        tx.update_status(p.member, &decision.held).await?;
         let receipt = RefundReceipt {
             purchase: p.id,
             refund_id: cmd.refund_id.clone(),

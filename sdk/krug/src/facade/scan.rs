@@ -5,8 +5,9 @@
 //! - a member's secret is at rest only sealed with the tenant's key ring, bound to her row and
 //!   the `qr_secret` field, like her personal data;
 //! - a scan is one transaction: replay by `(business, receipt_id)` first, then the code is
-//!   verified and claimed, then the same purchase pipeline as `record_purchase` runs; any refusal
-//!   rolls all of it back, so a refused scan leaves the code unused;
+//!   verified, the same purchase pipeline as `record_purchase` runs, and the code is claimed with
+//!   the purchase it paid for; any refusal rolls all of it back, so a refused scan leaves the code
+//!   unused;
 //! - a code is claimed at most once: the claim's key is `(tenant, member, step)`.
 
 use rand::RngCore as _;
@@ -260,10 +261,6 @@ impl Krug {
             let secret = open_secret(&mut tx, &t.keys, tenant, member).await?;
             qr::verify(&secret, code.digits(), now)?
         };
-        tx.claim_qr_step(member, step, now).await.map_err(|e| match e {
-            StoreError::Conflict { .. } => Error::QrAlreadyUsed,
-            other => Error::Store(other),
-        })?;
         let input = PurchaseInput {
             member,
             business: &cmd.business,
@@ -277,7 +274,12 @@ impl Krug {
             coupon,
         };
         let receipt = self.purchase_in(&mut tx, &t.config, &input, now).await?;
-        tx.set_qr_purchase(member, step, receipt.purchase).await?;
+        // The code is claimed with the purchase it paid for, in the same transaction: a code
+        // already used is refused here and everything above rolls back with it.
+        tx.claim_qr_step(member, step, receipt.purchase, now).await.map_err(|e| match e {
+            StoreError::Conflict { .. } => Error::QrAlreadyUsed,
+            other => Error::Store(other),
+        })?;
         tx.commit().await?;
         tracing::info!(tenant = %tenant, purchase = %receipt.purchase, member = %member, business = %cmd.business,
             step, amount = cmd.amount.get(), redeemed = cmd.redeem.get(), cashback = receipt.cashback.get(),

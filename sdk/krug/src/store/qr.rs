@@ -69,45 +69,27 @@ impl TenantTx {
         })
     }
 
-    /// Claims the member's code for `step`; a code already claimed is a `Conflict`. On
-    /// PostgreSQL a concurrent claim of the same code waits here until the first commits (then
-    /// conflicts) or rolls back (then succeeds), so exactly one scan can hold a code.
+    /// Claims the member's code for `step` for `purchase`; a code already claimed is a
+    /// `Conflict`. On PostgreSQL a concurrent claim of the same code waits here until the first
+    /// commits (then conflicts) or rolls back (then succeeds), so exactly one scan can hold a code.
     pub(crate) async fn claim_qr_step(
         &mut self,
         member: MemberId,
         step: u64,
+        purchase: PurchaseId,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
         let step = step_value(step)?;
         on!(self, c => sqlx::query(
-            "INSERT INTO qr_uses (tenant_id, member_id, step, purchase_id, created_at) VALUES ($1, $2, $3, NULL, $4)",
-        )
-        .bind(&tenant)
-        .bind(member.as_uuid())
-        .bind(step)
-        .bind(ts(now))
-        .execute(c).await.map(|_| ()))?;
-        Ok(())
-    }
-
-    /// Points a claimed code at the purchase it paid for.
-    pub(crate) async fn set_qr_purchase(
-        &mut self,
-        member: MemberId,
-        step: u64,
-        purchase: PurchaseId,
-    ) -> Result<(), StoreError> {
-        let tenant = self.tenant_str().to_owned();
-        let step = step_value(step)?;
-        let done = on!(self, c => sqlx::query(
-            "UPDATE qr_uses SET purchase_id = $4 WHERE tenant_id = $1 AND member_id = $2 AND step = $3",
+            "INSERT INTO qr_uses (tenant_id, member_id, step, purchase_id, created_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&tenant)
         .bind(member.as_uuid())
         .bind(step)
         .bind(purchase.as_uuid())
-        .execute(c).await.map(|r| r.rows_affected()))?;
-        if done == 1 { Ok(()) } else { Err(StoreError::NotFound) }
+        .bind(ts(now))
+        .execute(c).await.map(|_| ()))?;
+        Ok(())
     }
 }
