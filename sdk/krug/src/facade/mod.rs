@@ -3,6 +3,7 @@
 //! decision in one transaction together with its idempotency record.
 
 mod budget;
+mod chain_analytics;
 mod chains;
 mod commands;
 mod coupon_types;
@@ -21,9 +22,9 @@ mod view_types;
 mod views;
 
 pub use budget::{BudgetSummary, ContributionStatement, EventFunding, EventFundsLine, budget_ledger_csv};
+pub use chain_analytics::{ChainAnalytics, MIN_MEDICAL_GROUP, PartnerStats, StepStats, chain_analytics_csv};
 pub use chains::{
-    ChainActor, ChainAnalytics, ChainPartner, ChainRewardPaid, ChainStatus, ChainStepMade, ChainView,
-    MIN_MEDICAL_GROUP, MemberChain, PartnerStats, StepStats, WaitingCoupon, chain_analytics_csv,
+    ChainActor, ChainPartner, ChainRewardPaid, ChainStatus, ChainStepMade, ChainView, MemberChain, WaitingCoupon,
 };
 pub use commands::{
     Adjust, AdjustmentReceipt, AuditRecord, BudgetReport, ExpiryReport, HistoryItem, HistoryPage, MemberProfile,
