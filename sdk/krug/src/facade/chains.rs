@@ -406,8 +406,8 @@ impl Krug {
     }
 
     /// The chain step of [`Krug::purchase_in`], after the purchase is stored and before the
-    /// ledger plan is written: advances the member in every running chain the purchase makes a
-    /// step of and pays the step's rewards (bonus into `plan`, coupons issued in `tx`).
+    /// ledger plan is written: advances the member in every running chain (`chains`, read by the
+    /// caller with her progress before it queued the purchase's writes) the purchase makes a step of and pays the step's rewards (bonus into `plan`, coupons issued in `tx`).
     #[allow(clippy::too_many_arguments)] // the pipeline's state, passed through once
     pub(super) async fn advance_chains_in(
         &self,
@@ -416,13 +416,13 @@ impl Krug {
         input: &PurchaseInput<'_>,
         charged: Kopecks,
         purchase: PurchaseId,
+        chains: Vec<(ChainRow, Option<Progress>)>,
         account: &mut Account,
         plan: &mut Plan,
         ctx: Ctx<'_>,
     ) -> Result<Vec<ChainStepMade>> {
         let now = ctx.now;
         let member = input.member;
-        let chains = tx.active_chains_for(member).await?;
         let facts = PurchaseFacts { business: input.business, category: &input.category, amount: charged };
         let mut made = Vec::new();
         for (row, before) in chains {

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::ledger::{Account, Credit, Ctx, EntryKind, LedgerError, Plan, Source};
 use crate::offer::policy::{self, Usage};
 use crate::offer::{BusinessFacts, Facts, MemberFacts, OfferRules, PurchaseFacts};
-use crate::store::{NewActivation, StatDelta, StoreError, TenantTx};
+use crate::store::{NewActivation, RunningRow, StatDelta, StoreError, TenantTx};
 use crate::tenant::TenantConfig;
 use crate::types::{Bonus, BusinessId, Category, Kopecks, MemberId, OfferId, PurchaseId, TenantId, TierCode};
 
@@ -141,8 +141,9 @@ const PROGRESS_EVERY: usize = 10_000;
 const MAX_BACKTEST_DAYS: u32 = 366;
 
 impl Krug {
-    /// Runs the business's offers on a purchase inside its transaction (after the purchase row
-    /// is written, before the plan is): adds their credits to `plan`, records activations,
+    /// Runs the business's `running` offers (read by the caller before it queued the purchase's
+    /// writes) on a purchase inside its transaction (after the purchase row is written, before
+    /// the plan is): adds their credits to `plan`, records activations,
     /// statistics and badges, and returns what fired for the receipt.
     #[allow(clippy::too_many_arguments)] // the pipeline's state, passed as it is
     pub(super) async fn apply_offers_in(
@@ -150,12 +151,12 @@ impl Krug {
         tx: &mut TenantTx,
         config: &TenantConfig,
         p: &OfferPurchase<'_>,
+        running: Vec<RunningRow>,
         account: &mut Account,
         plan: &mut Plan,
         ctx: Ctx<'_>,
     ) -> Result<Vec<AppliedOffer>> {
         let now = ctx.now;
-        let running = tx.running_offers(p.business).await?;
         if running.is_empty() {
             return Ok(Vec::new());
         }

@@ -161,7 +161,7 @@ impl Krug {
         let ids = self.inner.ids.as_ref();
         let ctx = Ctx { now, ids };
         let member = input.member;
-        let stored = tx.lock_account(member).await.map_err(not_found(Error::MemberNotFound))?;
+        let (stored, lots) = tx.lock_account_with_lots(member).await.map_err(not_found(Error::MemberNotFound))?;
         // Medical secrecy (323-FZ art. 13): a clinic's payment is linked to a member only with her
         // separate medical-disclosure consent; without it the purchase is refused, not recorded.
         if config.business(input.business).is_some_and(|b| b.medical)
@@ -169,7 +169,7 @@ impl Krug {
         {
             return Err(Error::MedicalConsentRequired);
         }
-        let mut account = Account { lots: tx.load_lots(member, &[]).await?, debt: stored.debt };
+        let mut account = Account { lots, debt: stored.debt };
         // The coupon is decided first: its discount lowers what the member is charged, and so
         // the redemption cap, the paid part, tier spend and the budget share (coupon/policy.rs).
         let coupon = self.check_coupon_in(tx, input, now).await?;
@@ -228,6 +228,10 @@ impl Krug {
             (plan.entries.last().map(|e| e.id), Some(lot))
         };
         let contribution = paid.share(config.budget.event_share, policy.rounding);
+        // The last reads of the common path, before any write is queued: the writes then all go
+        // out together at the end (store::batch) instead of one round trip each.
+        let running_offers = tx.running_offers(input.business).await?;
+        let running_chains = tx.active_chains_for(member).await?;
         let coupon = self.redeem_coupon_in(tx, config, coupon, input, purchase, &mut account, &mut plan, ctx).await?;
 
         tx.insert_purchase(
@@ -261,8 +265,11 @@ impl Krug {
             categories: &stats.categories,
             at: input.at,
         };
-        let offers = self.apply_offers_in(tx, config, &offer_purchase, &mut account, &mut plan, ctx).await?;
-        let chains = self.advance_chains_in(tx, config, input, charged, purchase, &mut account, &mut plan, ctx).await?;
+        let offers =
+            self.apply_offers_in(tx, config, &offer_purchase, running_offers, &mut account, &mut plan, ctx).await?;
+        let chains = self
+            .advance_chains_in(tx, config, input, charged, purchase, running_chains, &mut account, &mut plan, ctx)
+            .await?;
         tx.write_plan_and_status(member, &plan, &account, Some(&decision.held), now).await?;
         if !contribution.is_zero() {
             tx.insert_budget_entry(

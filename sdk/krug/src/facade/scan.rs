@@ -276,8 +276,10 @@ impl Krug {
         let receipt = self.purchase_in(&mut tx, &t.config, &input, now).await?;
         // The code is claimed with the purchase it paid for, in the same transaction: a code
         // already used is refused here and everything above rolls back with it.
+        // The claim is sent with the purchase's deferred writes: only a refusal of the claim itself
+        // means the code was used (another refusal, e.g. a lost idempotency race, stays itself).
         tx.claim_qr_step(member, step, receipt.purchase, now).await.map_err(|e| match e {
-            StoreError::Conflict { .. } => Error::QrAlreadyUsed,
+            StoreError::Conflict { constraint } if constraint.contains("qr_uses") => Error::QrAlreadyUsed,
             other => Error::Store(other),
         })?;
         tx.commit().await?;

@@ -208,7 +208,7 @@ impl TenantTx {
     pub(crate) async fn lock_chain(&mut self, id: Uuid) -> Result<Option<ChainRow>, StoreError> {
         let tenant = self.tenant_str().to_owned();
         let base = format!("{CHAIN_SELECT} AND chain_id = $2");
-        let row: Option<ChainTuple> = match &mut self.tx {
+        let row: Option<ChainTuple> = match self.flushed().await? {
             Tx::Sqlite(t) => {
                 sqlx::query_as(sqlx::AssertSqlSafe(base)).bind(&tenant).bind(id).fetch_optional(&mut **t).await?
             }

@@ -284,7 +284,7 @@ impl TenantTx {
         let tenant = self.tenant_str().to_owned();
         let base =
             format!("SELECT {TEMPLATE_COLUMNS} FROM coupon_templates WHERE tenant_id = $1 AND template_code = $2");
-        let row: Option<TemplateTuple> = match &mut self.tx {
+        let row: Option<TemplateTuple> = match self.flushed().await? {
             // The SQLite write transaction already holds the database's write lock.
             Tx::Sqlite(t) => {
                 sqlx::query_as(sqlx::AssertSqlSafe(base)).bind(&tenant).bind(code).fetch_optional(&mut **t).await?

@@ -193,7 +193,7 @@ impl TenantTx {
     /// decided under this lock), or `NotFound`.
     pub(crate) async fn lock_event(&mut self, id: EventId) -> Result<Event, StoreError> {
         let tenant = self.tenant_str().to_owned();
-        let row: Option<EventTuple> = match &mut self.tx {
+        let row: Option<EventTuple> = match self.flushed().await? {
             // The SQLite write transaction already holds the database's write lock.
             Tx::Sqlite(t) => {
                 let sql = sqlx::AssertSqlSafe(format!(
@@ -474,7 +474,7 @@ impl TenantTx {
         on!(self, c => sqlx::query("INSERT INTO budget_locks (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING")
             .bind(&tenant)
             .execute(c).await.map(|_| ()))?;
-        if let Tx::Postgres(t) = &mut self.tx {
+        if let Tx::Postgres(t) = self.flushed().await? {
             sqlx::query("SELECT tenant_id FROM budget_locks WHERE tenant_id = $1 FOR UPDATE")
                 .bind(&tenant)
                 .execute(&mut **t)

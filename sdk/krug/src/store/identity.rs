@@ -75,7 +75,7 @@ impl TenantTx {
     /// another tenant's account.
     pub(crate) async fn lock_staff(&mut self, id: StaffId) -> Result<(Staff, String), StoreError> {
         let tenant = self.tenant_str().to_owned();
-        let row: Option<StaffTuple> = match &mut self.tx {
+        let row: Option<StaffTuple> = match self.flushed().await? {
             super::Tx::Sqlite(t) => {
                 sqlx::query_as(
                     "SELECT staff_id, login, password_hash, role, business_id, active, created_at FROM staff \
@@ -173,7 +173,7 @@ impl TenantTx {
     pub(crate) async fn lock_phone(&mut self, phone_index: &[u8; 32]) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
         let key = phone_index.first_chunk::<8>().map_or(0, |b| i64::from_be_bytes(*b));
-        match &mut self.tx {
+        match self.flushed().await? {
             super::Tx::Sqlite(_) => {}
             super::Tx::Postgres(t) => {
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0) # $2)")

@@ -4,6 +4,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::batch::args;
 use super::{StoreError, TenantTx, from_ts, on, parse, ts};
 use crate::ledger::{Account, Entry, EntryKind, Lot, Plan, Source};
 use crate::status::HeldStatus;
@@ -83,7 +84,7 @@ impl TenantTx {
     /// writes for the same member run one after another.
     pub(crate) async fn lock_account(&mut self, member: MemberId) -> Result<StoredAccount, StoreError> {
         let tenant = self.tenant_str().to_owned();
-        let row: Option<AccountTuple> = match &mut self.tx {
+        let row: Option<AccountTuple> = match self.flushed().await? {
             // The SQLite write transaction already holds the database's write lock.
             super::Tx::Sqlite(t) => {
                 sqlx::query_as(
@@ -107,6 +108,71 @@ impl TenantTx {
             }
         };
         account_from(row.ok_or(StoreError::NotFound)?)
+    }
+
+    /// [`TenantTx::lock_account`] then [`TenantTx::load_lots`] (without `also`): the purchase
+    /// path's first read. One statement on SQLite, whose single writer already excludes every
+    /// other write. Two on PostgreSQL, deliberately: a statement that waited for the account's
+    /// row lock re-checks only the locked row, and would join it with the lots as they were before
+    /// the wait — the lots must be read by a statement that starts after the lock is held.
+    pub(crate) async fn lock_account_with_lots(
+        &mut self,
+        member: MemberId,
+    ) -> Result<(StoredAccount, Vec<Lot>), StoreError> {
+        type Row = (
+            i64,
+            i64,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<Uuid>,
+            Option<String>,
+            Option<String>,
+            Option<Uuid>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+        );
+        let tenant = self.tenant_str().to_owned();
+        let rows: Vec<Row> = match self.flushed().await? {
+            // The SQLite write transaction already holds the database's write lock.
+            super::Tx::Sqlite(t) => {
+                sqlx::query_as(
+                    "SELECT a.balance, a.debt, a.earned_tier, a.below_since, a.invited_tier, l.lot_id, \
+                     l.issuer_business_id, l.source, l.purchase_id, l.amount, l.remaining, l.available_at, l.expires_at \
+                     FROM accounts a LEFT JOIN lots l ON l.tenant_id = a.tenant_id AND l.member_id = a.member_id \
+                     AND l.remaining > 0 WHERE a.tenant_id = $1 AND a.member_id = $2",
+                )
+                .bind(&tenant)
+                .bind(member.as_uuid())
+                .fetch_all(&mut **t)
+                .await?
+            }
+            super::Tx::Postgres(_) => {
+                let account = self.lock_account(member).await?;
+                return Ok((account, self.load_lots(member, &[]).await?));
+            }
+        };
+        let first = rows.first().ok_or(StoreError::NotFound)?;
+        let account = account_from((first.0, first.1, first.2.clone(), first.3, first.4.clone()))?;
+        let mut lots = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (_, _, _, _, _, id, issuer, source, purchase, amount, remaining, available_at, expires_at) = row;
+            let Some(id) = id else { continue };
+            let missing = || StoreError::Corrupt(format!("lot {id}: a column is null"));
+            lots.push(lot_from((
+                id,
+                issuer,
+                source.ok_or_else(missing)?,
+                purchase,
+                amount.ok_or_else(missing)?,
+                remaining.ok_or_else(missing)?,
+                available_at.ok_or_else(missing)?,
+                expires_at.ok_or_else(missing)?,
+            ))?);
+        }
+        Ok((account, lots))
     }
 
     /// Reads the account without locking (views).
@@ -179,100 +245,105 @@ impl TenantTx {
         let find = |id: &LotId| account.lots.iter().find(|l| l.id == *id).ok_or(StoreError::NotFound);
         for id in &plan.new_lots {
             let lot = find(id)?;
-            on!(self, c => sqlx::query(
+            self.defer(
                 "INSERT INTO lots (tenant_id, lot_id, member_id, issuer_business_id, source, purchase_id, amount, \
                  remaining, available_at, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                args![
+                    &tenant,
+                    lot.id.as_uuid(),
+                    member.as_uuid(),
+                    lot.issuer.as_ref().map(BusinessId::as_str),
+                    lot.source.as_str(),
+                    lot.purchase.map(|p| p.as_uuid()),
+                    lot.amount.get(),
+                    lot.remaining.get(),
+                    ts(lot.available_at),
+                    ts(lot.expires_at),
+                    ts(now),
+                ],
             )
-            .bind(&tenant)
-            .bind(lot.id.as_uuid())
-            .bind(member.as_uuid())
-            .bind(lot.issuer.as_ref().map(BusinessId::as_str))
-            .bind(lot.source.as_str())
-            .bind(lot.purchase.map(|p| p.as_uuid()))
-            .bind(lot.amount.get())
-            .bind(lot.remaining.get())
-            .bind(ts(lot.available_at))
-            .bind(ts(lot.expires_at))
-            .bind(ts(now))
-            .execute(c).await.map(|_| ()))?;
+            .await?;
         }
         for id in &plan.touched {
             let lot = find(id)?;
-            on!(self, c => sqlx::query(
+            self.defer(
                 "UPDATE lots SET remaining = $3 WHERE tenant_id = $1 AND lot_id = $2",
+                args![&tenant, lot.id.as_uuid(), lot.remaining.get()],
             )
-            .bind(&tenant)
-            .bind(lot.id.as_uuid())
-            .bind(lot.remaining.get())
-            .execute(c).await.map(|_| ()))?;
+            .await?;
         }
         for entry in &plan.entries {
             self.insert_entry(member, entry).await?;
         }
         let balance = account.balance().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         match held {
-            None => on!(self, c => sqlx::query(
-                "UPDATE accounts SET balance = $3, debt = $4, updated_at = $5 WHERE tenant_id = $1 AND member_id = $2",
-            )
-            .bind(&tenant)
-            .bind(member.as_uuid())
-            .bind(balance.get())
-            .bind(account.debt.get())
-            .bind(ts(now))
-            .execute(c).await.map(|_| ()))?,
-            Some(held) => on!(self, c => sqlx::query(
-                "UPDATE accounts SET balance = $3, debt = $4, updated_at = $5, earned_tier = $6, below_since = $7, \
-                 invited_tier = $8 WHERE tenant_id = $1 AND member_id = $2",
-            )
-            .bind(&tenant)
-            .bind(member.as_uuid())
-            .bind(balance.get())
-            .bind(account.debt.get())
-            .bind(ts(now))
-            .bind(held.earned.as_ref().map(TierCode::as_str))
-            .bind(held.below_since.map(ts))
-            .bind(held.invited.as_ref().map(TierCode::as_str))
-            .execute(c).await.map(|_| ()))?,
+            None => {
+                self.defer(
+                    "UPDATE accounts SET balance = $3, debt = $4, updated_at = $5 WHERE tenant_id = $1 AND member_id = $2",
+                    args![&tenant, member.as_uuid(), balance.get(), account.debt.get(), ts(now)],
+                )
+                .await
+            }
+            Some(held) => {
+                self.defer(
+                    "UPDATE accounts SET balance = $3, debt = $4, updated_at = $5, earned_tier = $6, below_since = $7, \
+                     invited_tier = $8 WHERE tenant_id = $1 AND member_id = $2",
+                    args![
+                        &tenant,
+                        member.as_uuid(),
+                        balance.get(),
+                        account.debt.get(),
+                        ts(now),
+                        held.earned.as_ref().map(TierCode::as_str),
+                        held.below_since.map(ts),
+                        held.invited.as_ref().map(TierCode::as_str),
+                    ],
+                )
+                .await
+            }
         }
-        Ok(())
     }
 
     async fn insert_entry(&mut self, member: MemberId, entry: &Entry) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
-        on!(self, c => sqlx::query(
+        self.defer(
             "INSERT INTO entries (tenant_id, entry_id, member_id, kind, amount, source, business_id, purchase_id, \
              reverses_entry_id, debt_delta, reason, actor, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            args![
+                &tenant,
+                entry.id.as_uuid(),
+                member.as_uuid(),
+                entry.kind.as_str(),
+                entry.amount.get(),
+                entry.source.as_str(),
+                entry.business.as_ref().map(BusinessId::as_str),
+                entry.purchase.map(|p| p.as_uuid()),
+                entry.reverses.map(|e| e.as_uuid()),
+                entry.debt_delta.get(),
+                entry.reason.as_deref(),
+                entry.actor.as_deref(),
+                ts(entry.at),
+            ],
         )
-        .bind(&tenant)
-        .bind(entry.id.as_uuid())
-        .bind(member.as_uuid())
-        .bind(entry.kind.as_str())
-        .bind(entry.amount.get())
-        .bind(entry.source.as_str())
-        .bind(entry.business.as_ref().map(BusinessId::as_str))
-        .bind(entry.purchase.map(|p| p.as_uuid()))
-        .bind(entry.reverses.map(|e| e.as_uuid()))
-        .bind(entry.debt_delta.get())
-        .bind(entry.reason.as_deref())
-        .bind(entry.actor.as_deref())
-        .bind(ts(entry.at))
-        .execute(c).await.map(|_| ()))?;
+        .await?;
         for (seq, mv) in entry.moves.iter().enumerate() {
             let seq = i32::try_from(seq).map_err(|_| StoreError::Corrupt("too many lot moves".into()))?;
-            on!(self, c => sqlx::query(
+            self.defer(
                 "INSERT INTO lot_moves (tenant_id, entry_id, seq, lot_id, issuer_business_id, redeemer_business_id, \
                  amount, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                args![
+                    &tenant,
+                    entry.id.as_uuid(),
+                    seq,
+                    mv.lot.as_uuid(),
+                    mv.issuer.as_ref().map(BusinessId::as_str),
+                    mv.redeemer.as_ref().map(BusinessId::as_str),
+                    mv.amount.get(),
+                    ts(entry.at),
+                ],
             )
-            .bind(&tenant)
-            .bind(entry.id.as_uuid())
-            .bind(seq)
-            .bind(mv.lot.as_uuid())
-            .bind(mv.issuer.as_ref().map(BusinessId::as_str))
-            .bind(mv.redeemer.as_ref().map(BusinessId::as_str))
-            .bind(mv.amount.get())
-            .bind(ts(entry.at))
-            .execute(c).await.map(|_| ()))?;
+            .await?;
         }
         Ok(())
     }

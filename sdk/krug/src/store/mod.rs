@@ -11,6 +11,7 @@
 //!   without being acknowledged before their commit is durable; on PostgreSQL the member's account
 //!   row is locked with `FOR UPDATE` before anything is read that a decision depends on.
 
+pub(crate) mod batch;
 mod chains;
 mod coupons;
 mod events;
@@ -31,7 +32,7 @@ pub(crate) use chains::{ChainRow, PurchaseFact, RewardRow, RewardsBy, StepRow};
 pub(crate) use coupons::{Issue, NewRedemption, RedemptionRow, TemplateRow};
 pub(crate) use events::EventBudgetEntry;
 pub(crate) use members::MemberRow;
-pub(crate) use offers::{NewActivation, NewVersion, OfferRow, StatDelta, VersionRow};
+pub(crate) use offers::{NewActivation, NewVersion, OfferRow, RunningRow, StatDelta, VersionRow};
 pub(crate) use purchases::{BudgetEntry, NewPurchase};
 pub(crate) use qr::QrSecretRow;
 pub(crate) use sessions::RefreshRow;
@@ -156,17 +157,19 @@ impl DerefMut for SqliteTx {
 }
 
 /// Runs one body against whichever backend the transaction is on: the body is written once and
-/// compiled for both connection types.
+/// compiled for both connection types. Deferred writes ([`batch`]) are sent first, so the body
+/// sees everything written before it.
 macro_rules! on {
     ($tx:expr, $conn:ident => $body:expr) => {
-        match &mut $tx.tx {
-            $crate::store::Tx::Sqlite(t) => {
+        match $tx.flushed().await {
+            Err(e) => Err(e),
+            Ok($crate::store::Tx::Sqlite(t)) => {
                 let $conn = &mut **t;
-                $body
+                $body.map_err($crate::store::StoreError::from)
             }
-            $crate::store::Tx::Postgres(t) => {
+            Ok($crate::store::Tx::Postgres(t)) => {
                 let $conn = &mut **t;
-                $body
+                $body.map_err($crate::store::StoreError::from)
             }
         }
     };
@@ -174,10 +177,13 @@ macro_rules! on {
 pub(crate) use on;
 
 /// A transaction scoped to one tenant. Repository methods (in the submodules) bind the tenant
-/// themselves; a caller cannot reach another tenant's rows through it.
+/// themselves; a caller cannot reach another tenant's rows through it. Statements reach the
+/// connection only through [`TenantTx::flushed`] (or `on!`), which first sends the writes
+/// [`TenantTx::defer`] queued.
 pub(crate) struct TenantTx {
     pub(crate) tenant: TenantId,
-    pub(crate) tx: Tx,
+    tx: Tx,
+    pending: batch::Pending,
 }
 
 impl Db {
@@ -216,7 +222,7 @@ impl Db {
             Db::Sqlite { write, .. } => Tx::Sqlite(SqliteTx::Write(write.begin().await?)),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         };
-        Ok(TenantTx { tenant: tenant.clone(), tx })
+        Ok(TenantTx { tenant: tenant.clone(), tx, pending: batch::Pending::default() })
     }
 
     /// Begins a read-only transaction for `tenant` (a consistent snapshot for views).
@@ -225,7 +231,7 @@ impl Db {
             Db::Sqlite { read, .. } => Tx::Sqlite(SqliteTx::Read(read.begin().await?)),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         };
-        Ok(TenantTx { tenant: tenant.clone(), tx })
+        Ok(TenantTx { tenant: tenant.clone(), tx, pending: batch::Pending::default() })
     }
 
     /// Whether the database answers.
@@ -259,7 +265,8 @@ impl Db {
 
 impl TenantTx {
     /// Commits everything written through this transaction.
-    pub(crate) async fn commit(self) -> Result<(), StoreError> {
+    pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
+        self.flush().await?;
         match self.tx {
             Tx::Sqlite(SqliteTx::Write(t)) => t.commit().await?,
             Tx::Sqlite(SqliteTx::Read(t)) => t.commit().await?,
@@ -271,6 +278,70 @@ impl TenantTx {
     /// The tenant as bound to statements.
     pub(crate) fn tenant_str(&self) -> &str {
         self.tenant.as_str()
+    }
+
+    /// The connection, after the deferred writes have been sent.
+    pub(crate) async fn flushed(&mut self) -> Result<&mut Tx, StoreError> {
+        self.flush().await?;
+        Ok(&mut self.tx)
+    }
+
+    /// Queues a write that nothing waits for: it is sent with the transaction's next statement
+    /// (or its commit), and its failure is that statement's failure. A statement that cannot be
+    /// queued safely (see [`batch::Shape::of`]) is sent at once.
+    pub(crate) async fn defer(&mut self, sql: &'static str, args: Vec<batch::Arg>) -> Result<(), StoreError> {
+        if self.pending.full_for(args.len()) {
+            self.flush().await?;
+        }
+        match batch::Shape::of(sql) {
+            Some(shape) => self.pending.push(batch::Deferred { sql, shape, args }),
+            None => {
+                self.pending.push(batch::Deferred { sql, shape: batch::Shape::Opaque, args });
+                self.flush().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues `sql` and sends the queue with it now: for the last write of a command whose
+    /// failure must be told apart by the caller (the error names the constraint that refused it).
+    pub(crate) async fn write_now(&mut self, sql: &'static str, args: Vec<batch::Arg>) -> Result<(), StoreError> {
+        self.defer(sql, args).await?;
+        self.flush().await
+    }
+
+    /// Sends the deferred writes: one statement on SQLite, one per clash-free part on PostgreSQL.
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        if self.pending.poisoned {
+            return Err(StoreError::CommitFailed("an earlier write of this transaction failed".into()));
+        }
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let stmts = self.pending.take();
+        let result = match &mut self.tx {
+            Tx::Sqlite(t) => {
+                let (sql, args) = batch::sqlite_text(stmts);
+                batch::bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args).execute(&mut **t).await.map(|_| ())
+            }
+            Tx::Postgres(t) => {
+                let mut result = Ok(());
+                for (sql, args) in batch::pg_groups(stmts) {
+                    result = batch::bind_args!(sqlx::query(sqlx::AssertSqlSafe(sql)), args)
+                        .execute(&mut **t)
+                        .await
+                        .map(|_| ());
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                result
+            }
+        };
+        result.map_err(|e| {
+            self.pending.poisoned = true;
+            StoreError::from(e)
+        })
     }
 }
 

@@ -160,7 +160,7 @@ impl TenantTx {
     /// transaction holds the database lock): lifecycle changes and budget checks read it here.
     pub(crate) async fn lock_offer(&mut self, id: OfferId) -> Result<OfferRow, StoreError> {
         let tenant = self.tenant_str().to_owned();
-        let row: Option<OfferTuple> = match &mut self.tx {
+        let row: Option<OfferTuple> = match self.flushed().await? {
             super::Tx::Sqlite(t) => {
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT {OFFER_COLUMNS} FROM offers WHERE tenant_id = $1 AND offer_id = $2"

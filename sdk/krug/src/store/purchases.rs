@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::batch::args;
 use super::{StoreError, TenantTx, from_ts, on, parse, ts};
 use crate::status::SpendStats;
 use crate::types::{Bonus, BusinessId, Category, EntryId, Kopecks, LotId, MemberId, PurchaseId};
@@ -67,28 +68,29 @@ impl TenantTx {
     /// Inserts a purchase; a receipt id already used at this business is a `Conflict`.
     pub(crate) async fn insert_purchase(&mut self, p: &NewPurchase, now: OffsetDateTime) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
-        on!(self, c => sqlx::query(
+        self.defer(
             "INSERT INTO purchases (tenant_id, purchase_id, member_id, business_id, receipt_id, category, amount, \
              redeemed, accrued, refunded, contribution, accrual_entry_id, accrual_lot_id, redemption_entry_id, purchased_at, \
              created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14, $15)",
+            args![
+                &tenant,
+                p.id.as_uuid(),
+                p.member.as_uuid(),
+                p.business.as_str(),
+                &p.receipt_id,
+                p.category.as_str(),
+                p.amount.get(),
+                p.redeemed.get(),
+                p.accrued.get(),
+                p.contribution.get(),
+                p.accrual_entry.map(|e| e.as_uuid()),
+                p.accrual_lot.map(|l| l.as_uuid()),
+                p.redemption_entry.map(|e| e.as_uuid()),
+                ts(p.at),
+                ts(now),
+            ],
         )
-        .bind(&tenant)
-        .bind(p.id.as_uuid())
-        .bind(p.member.as_uuid())
-        .bind(p.business.as_str())
-        .bind(&p.receipt_id)
-        .bind(p.category.as_str())
-        .bind(p.amount.get())
-        .bind(p.redeemed.get())
-        .bind(p.accrued.get())
-        .bind(p.contribution.get())
-        .bind(p.accrual_entry.map(|e| e.as_uuid()))
-        .bind(p.accrual_lot.map(|l| l.as_uuid()))
-        .bind(p.redemption_entry.map(|e| e.as_uuid()))
-        .bind(ts(p.at))
-        .bind(ts(now))
-        .execute(c).await.map(|_| ()))?;
-        Ok(())
+        .await
     }
 
     /// The purchase, or `NotFound` (also for another tenant's purchase).
@@ -183,19 +185,12 @@ impl TenantTx {
         let tenant = self.tenant_str().to_owned();
         let BudgetEntry { kind, business, purchase, amount } = entry;
         let signed = if kind == BudgetEntry::REVERSAL { -amount.get() } else { amount.get() };
-        on!(self, c => sqlx::query(
+        self.defer(
             "INSERT INTO budget_entries (tenant_id, entry_id, kind, business_id, purchase_id, amount, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            args![&tenant, id.as_uuid(), kind, business.as_str(), purchase.as_uuid(), signed, ts(now)],
         )
-        .bind(&tenant)
-        .bind(id.as_uuid())
-        .bind(kind)
-        .bind(business.as_str())
-        .bind(purchase.as_uuid())
-        .bind(signed)
-        .bind(ts(now))
-        .execute(c).await.map(|_| ()))?;
-        Ok(())
+        .await
     }
 
     /// The event budget: total balance, and each business's net contribution in `[from, to)`.
@@ -254,18 +249,12 @@ impl TenantTx {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
-        on!(self, c => sqlx::query(
+        self.defer(
             "INSERT INTO idempotency (tenant_id, scope, key, request_hash, response, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
+            args![&tenant, scope, key, request_hash, response, ts(now)],
         )
-        .bind(&tenant)
-        .bind(scope)
-        .bind(key)
-        .bind(request_hash)
-        .bind(response)
-        .bind(ts(now))
-        .execute(c).await.map(|_| ()))?;
-        Ok(())
+        .await
     }
 
     /// Appends an audit record; `client` is the actor's address when the caller knows it.

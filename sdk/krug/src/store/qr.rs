@@ -4,6 +4,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::batch::args;
 use super::{StoreError, TenantTx, on, ts};
 use crate::types::{MemberId, PurchaseId};
 
@@ -81,15 +82,10 @@ impl TenantTx {
     ) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
         let step = step_value(step)?;
-        on!(self, c => sqlx::query(
+        self.write_now(
             "INSERT INTO qr_uses (tenant_id, member_id, step, purchase_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+            args![&tenant, member.as_uuid(), step, purchase.as_uuid(), ts(now)],
         )
-        .bind(&tenant)
-        .bind(member.as_uuid())
-        .bind(step)
-        .bind(purchase.as_uuid())
-        .bind(ts(now))
-        .execute(c).await.map(|_| ()))?;
-        Ok(())
+        .await
     }
 }

@@ -45,7 +45,7 @@ impl TenantTx {
     /// The token, locked for this transaction (two refreshes with one token serialise).
     pub(crate) async fn lock_refresh(&mut self, token_id: Uuid) -> Result<Option<RefreshRow>, StoreError> {
         let tenant = self.tenant_str().to_owned();
-        let row: Option<Row> = match &mut self.tx {
+        let row: Option<Row> = match self.flushed().await? {
             super::Tx::Sqlite(t) => sqlx::query_as(
                 "SELECT token_id, family_id, subject, role, business_id, secret_hash, expires_at, used_at, revoked_at \
                      FROM refresh_tokens WHERE tenant_id = $1 AND token_id = $2",
