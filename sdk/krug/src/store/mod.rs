@@ -266,8 +266,15 @@ impl Db {
 impl TenantTx {
     /// Commits everything written through this transaction.
     pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
+        // A SQLite write inside a group-commit batch ends by releasing its savepoint: that goes
+        // out with the deferred writes, one round trip for both.
+        let release = matches!(&self.tx, Tx::Sqlite(SqliteTx::Write(w)) if w.in_savepoint());
+        if release {
+            self.pending.push(batch::Deferred { sql: writer::RELEASE, shape: batch::Shape::Opaque, args: Vec::new() });
+        }
         self.flush().await?;
         match self.tx {
+            Tx::Sqlite(SqliteTx::Write(t)) if release => t.commit_released().await?,
             Tx::Sqlite(SqliteTx::Write(t)) => t.commit().await?,
             Tx::Sqlite(SqliteTx::Read(t)) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,

@@ -32,6 +32,9 @@ use super::StoreError;
 /// Most write transactions committed together.
 const MAX_BATCH: usize = 256;
 
+/// Ends a write transaction that ran in a savepoint of its batch.
+pub(crate) const RELEASE: &str = "RELEASE krug_write";
+
 /// The outcome of one batch: `None` until its `COMMIT` has run, then whether it is durable.
 type Outcome = Option<Result<(), String>>;
 
@@ -268,8 +271,19 @@ impl WriteTx {
     /// written.
     pub(crate) async fn commit(mut self) -> Result<(), StoreError> {
         if self.guard.scope == Scope::Savepoint {
-            sqlx::query("RELEASE krug_write").execute(&mut self.guard.conn).await?;
+            sqlx::query(RELEASE).execute(&mut self.guard.conn).await?;
         }
+        self.commit_released().await
+    }
+
+    /// Whether this transaction runs in a savepoint of a batch (and so ends with [`RELEASE`]).
+    pub(crate) fn in_savepoint(&self) -> bool {
+        self.guard.scope == Scope::Savepoint
+    }
+
+    /// [`WriteTx::commit`] for a caller that has already run [`RELEASE`] on this connection
+    /// (with its last writes, in one round trip).
+    pub(crate) async fn commit_released(mut self) -> Result<(), StoreError> {
         self.guard.scope = Scope::Idle;
         self.guard.members += 1;
         let mut outcome = self.guard.outcome.subscribe();
