@@ -75,7 +75,9 @@ impl CodePool {
             let index = inner.cursor % n;
             inner.cursor = inner.cursor.wrapping_add(1);
             let Some(m) = inner.members.get_mut(index) else { continue };
-            if m.last_step == Some(step) {
+            // `>=`, not `==`: a caller whose `now` was read just before the step moved on must not
+            // be handed a step this member has already left (and used).
+            if m.last_step.is_some_and(|last| last >= step) {
                 continue;
             }
             m.last_step = Some(step);
@@ -106,5 +108,36 @@ impl CodePool {
     /// The member at `index`.
     pub fn member(&self, index: usize) -> Option<MemberId> {
         self.lock().members.get(index).map(|m| m.member)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    fn pool() -> CodePool {
+        let member = MemberId::from_uuid(uuid::Uuid::from_u128(1));
+        CodePool::new(vec![PoolMember::new(member, QrSecret::from_bytes([7; qr::QR_SECRET_LEN]))])
+    }
+
+    #[test]
+    fn a_member_is_handed_each_step_once() {
+        let pool = pool();
+        let t = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        assert!(pool.next(t).is_some());
+        assert!(pool.next(t).is_none());
+        assert!(pool.next(t + time::Duration::seconds(30)).is_some());
+    }
+
+    #[test]
+    fn a_caller_behind_the_moved_step_is_not_handed_a_step_the_member_already_left() {
+        let pool = pool();
+        let t = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let first = pool.next(t).unwrap();
+        assert!(pool.next(t + time::Duration::seconds(30)).is_some());
+        // A task that read the clock before it moved on asks for the old step again.
+        assert!(pool.next(t).is_none(), "{} would be scanned twice", first.qr);
     }
 }
