@@ -296,6 +296,11 @@ impl Krug {
     async fn read(&self, tenant: &TenantId) -> Result<TenantTx> {
         Ok(self.inner.db.read(tenant).await?)
     }
+
+    /// See `Db::lookup`: reads only, outside any transaction and beside the SQLite writer.
+    async fn lookup(&self, tenant: &TenantId) -> Result<TenantTx> {
+        Ok(self.inner.db.lookup(tenant).await?)
+    }
 }
 
 /// SHA-256 of a command's canonical JSON: what "the same request" means for idempotency.

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::facade::{Receipt, RecordPurchase, RefundPurchase, RefundReceipt};
 use crate::ledger::{Account, Credit, Ctx, Debit, EntryKind, Plan, Source, redemption_cap, refund_split};
 use crate::status::{self, SpendStats};
-use crate::store::{BudgetEntry, NewPurchase, StoreError, TenantTx};
+use crate::store::{BudgetEntry, NewPurchase, RunningRow, StoreError, TenantTx};
 use crate::tenant::TenantConfig;
 use crate::types::{Bonus, BusinessId, Category, EntryId, Kopecks, MemberId, PurchaseId, TenantId};
 
@@ -133,11 +133,13 @@ impl Krug {
     async fn try_record_purchase(&self, tenant: &TenantId, input: &PurchaseInput<'_>) -> Result<Receipt> {
         let t = self.tenant(tenant)?;
         let now = self.now();
+        // Beside the SQLite writer rather than in its turn (see `Krug::purchase_in`).
+        let running_offers = self.lookup(tenant).await?.running_offers(input.business).await?;
         let mut tx = self.begin(tenant).await?;
         if let Replay::Done(receipt) = replay::<Receipt>(&mut tx, input.scope, input.receipt_id, input.hash).await? {
             return Ok(receipt);
         }
-        let receipt = self.purchase_in(&mut tx, &t.config, input, now).await?;
+        let receipt = self.purchase_in(&mut tx, &t.config, input, running_offers, now).await?;
         tx.commit().await?;
         tracing::info!(tenant = %tenant, purchase = %receipt.purchase, member = %receipt.member,
             business = %receipt.business, amount = receipt.amount.get(), redeemed = receipt.redeemed.get(),
@@ -147,14 +149,18 @@ impl Krug {
 
     /// The purchase pipeline inside the caller's open transaction: locks the member's account,
     /// redeems, accrues at the tier the purchase reaches, contributes to the event budget,
-    /// updates the status, and stores the receipt under the input's idempotency key. The caller
-    /// has replayed the key already, and commits — or drops the transaction, undoing everything
+    /// updates the status, and stores the receipt under the input's idempotency key.
+    /// `running_offers` are the business's running offers, read by the caller before it began
+    /// the transaction (`Krug::lookup`): an offer paused or started concurrently applies as if
+    /// the purchase had come a moment earlier, while its budget and limits are still enforced
+    /// under its row lock in here. The caller has replayed the key already, and commits — or drops the transaction, undoing everything
     /// this wrote, when it or anything after it fails.
     pub(super) async fn purchase_in(
         &self,
         tx: &mut TenantTx,
         config: &TenantConfig,
         input: &PurchaseInput<'_>,
+        running_offers: Vec<RunningRow>,
         now: OffsetDateTime,
     ) -> Result<Receipt> {
         let policy = &config.bonus;
@@ -228,9 +234,8 @@ impl Krug {
             (plan.entries.last().map(|e| e.id), Some(lot))
         };
         let contribution = paid.share(config.budget.event_share, policy.rounding);
-        // The last reads of the common path, before any write is queued: the writes then all go
+        // The last read of the common path, before any write is queued: the writes then all go
         // out together at the end (store::batch) instead of one round trip each.
-        let running_offers = tx.running_offers(input.business).await?;
         let running_chains = tx.active_chains_for(member).await?;
         let coupon = self.redeem_coupon_in(tx, config, coupon, input, purchase, &mut account, &mut plan, ctx).await?;
 

@@ -132,7 +132,12 @@ fn qr_aad(tenant: &TenantId, member: MemberId) -> Vec<u8> {
 /// The member's secret, opened: [`Error::MemberNotFound`] for no such member in this tenant,
 /// [`Error::QrNotProvisioned`] for a member without one.
 async fn open_secret(tx: &mut TenantTx, keys: &KeyRing, tenant: &TenantId, member: MemberId) -> Result<QrSecret> {
-    let (ciphertext, key) = match tx.qr_secret(member).await? {
+    unseal(tx.qr_secret(member).await?, keys, tenant, member)
+}
+
+/// The member's QR secret from its stored row.
+fn unseal(row: QrSecretRow, keys: &KeyRing, tenant: &TenantId, member: MemberId) -> Result<QrSecret> {
+    let (ciphertext, key) = match row {
         QrSecretRow::NoMember => return Err(Error::MemberNotFound),
         QrSecretRow::NotProvisioned => return Err(Error::QrNotProvisioned),
         QrSecretRow::Sealed(ciphertext, key) => (ciphertext, key),
@@ -251,14 +256,22 @@ impl Krug {
     ) -> Result<Receipt> {
         let t = self.tenant(tenant)?;
         let now = self.now();
+        let code = QrCode::parse(&cmd.qr)?;
+        let member = code.member();
+        // Read before the write transaction, beside the SQLite writer rather than in its turn:
+        // the secret (a provisioning is acknowledged only once committed, so any code made from
+        // it finds it here) and the business's running offers (as if the scan came a moment
+        // earlier). The code is still checked only after the replay below, as before.
+        let (secret_row, running_offers) = {
+            let mut look = self.lookup(tenant).await?;
+            (look.qr_secret(member).await?, look.running_offers(&cmd.business).await?)
+        };
         let mut tx = self.begin(tenant).await?;
         if let Replay::Done(receipt) = replay::<Receipt>(&mut tx, scope, &cmd.receipt_id, hash).await? {
             return Ok(receipt);
         }
-        let code = QrCode::parse(&cmd.qr)?;
-        let member = code.member();
         let step = {
-            let secret = open_secret(&mut tx, &t.keys, tenant, member).await?;
+            let secret = unseal(secret_row, &t.keys, tenant, member)?;
             qr::verify(&secret, code.digits(), now)?
         };
         let input = PurchaseInput {
@@ -273,7 +286,7 @@ impl Krug {
             hash,
             coupon,
         };
-        let receipt = self.purchase_in(&mut tx, &t.config, &input, now).await?;
+        let receipt = self.purchase_in(&mut tx, &t.config, &input, running_offers, now).await?;
         // The code is claimed with the purchase it paid for, in the same transaction: a code
         // already used is refused here and everything above rolls back with it.
         // The claim is sent with the purchase's deferred writes: only a refusal of the claim itself

@@ -123,17 +123,45 @@ pub(crate) enum Db {
     Postgres(PgPool),
 }
 
-/// An open transaction on either backend.
+/// An open transaction (or lookup connection) on either backend.
 pub(crate) enum Tx {
     Sqlite(SqliteTx),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Postgres(PgTx),
 }
 
-/// A SQLite transaction: a write on the single writer connection (group-committed), or a read
-/// snapshot on the read pool. Both deref to the connection statements run on.
+/// A SQLite transaction: a write on the single writer connection (group-committed), a read
+/// snapshot on the read pool, or a read-pool connection without a transaction
+/// ([`Db::lookup`]). All deref to the connection statements run on.
 pub(crate) enum SqliteTx {
     Write(writer::WriteTx),
     Read(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Lookup(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+}
+
+/// A PostgreSQL transaction, or a pooled connection without one ([`Db::lookup`]).
+pub(crate) enum PgTx {
+    Tx(sqlx::Transaction<'static, sqlx::Postgres>),
+    Lookup(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+impl Deref for PgTx {
+    type Target = sqlx::PgConnection;
+
+    fn deref(&self) -> &sqlx::PgConnection {
+        match self {
+            PgTx::Tx(t) => t,
+            PgTx::Lookup(c) => c,
+        }
+    }
+}
+
+impl DerefMut for PgTx {
+    fn deref_mut(&mut self) -> &mut sqlx::PgConnection {
+        match self {
+            PgTx::Tx(t) => t,
+            PgTx::Lookup(c) => c,
+        }
+    }
 }
 
 impl Deref for SqliteTx {
@@ -143,6 +171,7 @@ impl Deref for SqliteTx {
         match self {
             SqliteTx::Write(w) => w,
             SqliteTx::Read(r) => r,
+            SqliteTx::Lookup(c) => c,
         }
     }
 }
@@ -152,6 +181,7 @@ impl DerefMut for SqliteTx {
         match self {
             SqliteTx::Write(w) => w,
             SqliteTx::Read(r) => r,
+            SqliteTx::Lookup(c) => c,
         }
     }
 }
@@ -220,7 +250,7 @@ impl Db {
     pub(crate) async fn begin(&self, tenant: &TenantId) -> Result<TenantTx, StoreError> {
         let tx = match self {
             Db::Sqlite { write, .. } => Tx::Sqlite(SqliteTx::Write(write.begin().await?)),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(PgTx::Tx(pool.begin().await?)),
         };
         Ok(TenantTx { tenant: tenant.clone(), tx, pending: batch::Pending::default() })
     }
@@ -229,7 +259,20 @@ impl Db {
     pub(crate) async fn read(&self, tenant: &TenantId) -> Result<TenantTx, StoreError> {
         let tx = match self {
             Db::Sqlite { read, .. } => Tx::Sqlite(SqliteTx::Read(read.begin().await?)),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(PgTx::Tx(pool.begin().await?)),
+        };
+        Ok(TenantTx { tenant: tenant.clone(), tx, pending: batch::Pending::default() })
+    }
+
+    /// A connection for `tenant` for reads that need neither a snapshot across statements nor a
+    /// lock: each statement sees what was committed when it ran. No transaction is opened (a
+    /// round trip fewer than [`Db::read`]), and on SQLite it is a read connection, so the reads
+    /// run beside the writer instead of inside its turn. Only for what a write re-checks or may
+    /// safely see a moment old (anything acknowledged has committed, so it is visible here).
+    pub(crate) async fn lookup(&self, tenant: &TenantId) -> Result<TenantTx, StoreError> {
+        let tx = match self {
+            Db::Sqlite { read, .. } => Tx::Sqlite(SqliteTx::Lookup(read.acquire().await?)),
+            Db::Postgres(pool) => Tx::Postgres(PgTx::Lookup(pool.acquire().await?)),
         };
         Ok(TenantTx { tenant: tenant.clone(), tx, pending: batch::Pending::default() })
     }
@@ -277,7 +320,8 @@ impl TenantTx {
             Tx::Sqlite(SqliteTx::Write(t)) if release => t.commit_released().await?,
             Tx::Sqlite(SqliteTx::Write(t)) => t.commit().await?,
             Tx::Sqlite(SqliteTx::Read(t)) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+            Tx::Postgres(PgTx::Tx(t)) => t.commit().await?,
+            Tx::Sqlite(SqliteTx::Lookup(_)) | Tx::Postgres(PgTx::Lookup(_)) => {}
         }
         Ok(())
     }
