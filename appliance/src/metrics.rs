@@ -19,6 +19,10 @@ pub struct Metrics {
     store_transactions: IntCounter,
     /// SQLite group commits that failed (their writers were told; nothing was written).
     store_failed_batches: IntCounter,
+    /// Microseconds write transactions held the SQLite writer, and spent in its commits: their
+    /// rate over time is how busy the single writer is (1.0 s/s = saturated).
+    store_held_micros: IntCounter,
+    store_commit_micros: IntCounter,
 }
 
 impl Metrics {
@@ -50,6 +54,14 @@ impl Metrics {
         registry.register(Box::new(store_batches.clone()))?;
         registry.register(Box::new(store_transactions.clone()))?;
         registry.register(Box::new(store_failed_batches.clone()))?;
+        let store_held_micros = IntCounter::new(
+            "krug_store_writer_held_microseconds_total",
+            "Microseconds write transactions held the SQLite writer connection",
+        )?;
+        let store_commit_micros =
+            IntCounter::new("krug_store_commit_microseconds_total", "Microseconds spent in SQLite group commits")?;
+        registry.register(Box::new(store_held_micros.clone()))?;
+        registry.register(Box::new(store_commit_micros.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -59,6 +71,8 @@ impl Metrics {
             store_batches,
             store_transactions,
             store_failed_batches,
+            store_held_micros,
+            store_commit_micros,
         })
     }
 
@@ -69,6 +83,8 @@ impl Metrics {
             (&self.store_batches, stats.batches),
             (&self.store_transactions, stats.transactions),
             (&self.store_failed_batches, stats.failed_batches),
+            (&self.store_held_micros, stats.held_micros),
+            (&self.store_commit_micros, stats.commit_micros),
         ] {
             counter.inc_by(total.saturating_sub(counter.get()));
         }

@@ -291,5 +291,11 @@ fn batching(before: Option<krug::WriteStats>, after: Option<krug::WriteStats>) -
     }
     // Tenths, in integers: floats are for reporting only and this crate avoids them here too.
     let tenths = tx * 10 / commits;
-    format!("; {commits} commits, {}.{} tx/commit", tenths / 10, tenths % 10)
+    let held = after.held_micros.saturating_sub(before.held_micros) / tx.max(1);
+    let commit = after.commit_micros.saturating_sub(before.commit_micros) / commits;
+    format!(
+        "; {commits} commits, {}.{} tx/commit; writer held {held} µs/tx, COMMIT {commit} µs",
+        tenths / 10,
+        tenths % 10
+    )
 }

@@ -25,6 +25,9 @@ backend_test!(
                 assert!(stats.transactions >= 3, "{stats:?}");
                 assert_eq!(value("krug_store_write_transactions_total "), Some(stats.transactions));
                 assert!(value("krug_store_commits_total ").unwrap() >= 1);
+                // Writes took time in the writer and in its commits, and the counters show it.
+                assert!(value("krug_store_writer_held_microseconds_total ").unwrap() > 0);
+                assert!(value("krug_store_commit_microseconds_total ").unwrap() > 0);
             }
             None => assert_eq!(value("krug_store_commits_total "), Some(0)),
         }

@@ -23,6 +23,7 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
+use std::time::Instant;
 
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, watch};
@@ -55,6 +56,8 @@ struct Counters {
     batches: AtomicU64,
     transactions: AtomicU64,
     failed_batches: AtomicU64,
+    held_micros: AtomicU64,
+    commit_micros: AtomicU64,
 }
 
 /// What the SQLite writer has done since the store was opened.
@@ -66,6 +69,11 @@ pub struct WriteStats {
     pub transactions: u64,
     /// Batches whose commit failed; their members were told, and nothing of them was written.
     pub failed_batches: u64,
+    /// Microseconds write transactions held the connection, from their start to their end
+    /// (commit or abandonment): the writer's serial work, excluding `COMMIT`s.
+    pub held_micros: u64,
+    /// Microseconds spent in batches' `COMMIT`s (the fsyncs), during which no one can write.
+    pub commit_micros: u64,
 }
 
 impl std::fmt::Debug for Writer {
@@ -129,7 +137,7 @@ impl Writer {
             let _queued = Queued::enter(&self.queued);
             Arc::clone(&self.state).lock_owned().await
         };
-        let mut tx = WriteTx { guard, writer: Arc::clone(self), finished: false };
+        let mut tx = WriteTx { guard, writer: Arc::clone(self), finished: false, since: Instant::now() };
         tx.guard.settle_abandoned().await;
         if tx.guard.open {
             sqlx::query("SAVEPOINT krug_write").execute(&mut tx.guard.conn).await?;
@@ -148,6 +156,8 @@ impl Writer {
             batches: self.counters.batches.load(Ordering::Relaxed),
             transactions: self.counters.transactions.load(Ordering::Relaxed),
             failed_batches: self.counters.failed_batches.load(Ordering::Relaxed),
+            held_micros: self.counters.held_micros.load(Ordering::Relaxed),
+            commit_micros: self.counters.commit_micros.load(Ordering::Relaxed),
         }
     }
 
@@ -205,7 +215,10 @@ impl State {
             }
             return;
         }
-        match sqlx::query("COMMIT").execute(&mut self.conn).await {
+        let started = Instant::now();
+        let committed = sqlx::query("COMMIT").execute(&mut self.conn).await;
+        self.counters.commit_micros.fetch_add(micros(started), Ordering::Relaxed);
+        match committed {
             Ok(_) => {
                 self.open = false;
                 self.publish(Ok(()));
@@ -263,6 +276,13 @@ pub(crate) struct WriteTx {
     guard: OwnedMutexGuard<State>,
     writer: Arc<Writer>,
     finished: bool,
+    /// When it took the connection.
+    since: Instant,
+}
+
+/// Microseconds since `start`.
+fn micros(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 impl WriteTx {
@@ -305,6 +325,7 @@ impl WriteTx {
 
 impl Drop for WriteTx {
     fn drop(&mut self) {
+        self.writer.counters.held_micros.fetch_add(micros(self.since), Ordering::Relaxed);
         if !self.finished {
             // Its writes are undone by whoever takes the connection next; the flusher does it
             // now so the batch it may leave behind is not kept waiting.
@@ -387,7 +408,8 @@ mod tests {
         let mut a = w.begin().await.unwrap();
         insert(&mut a, 1).await.unwrap();
         a.commit().await.unwrap();
-        assert_eq!(w.stats(), WriteStats { batches: 1, transactions: 1, failed_batches: 0 });
+        let s = w.stats();
+        assert_eq!((s.batches, s.transactions, s.failed_batches), (1, 1, 0));
         assert_eq!(rows(&w).await, vec![1]);
     }
 
@@ -405,7 +427,8 @@ mod tests {
         // `b` is queued, so `a` leaves the commit to it and waits for the batch.
         a.commit().await.unwrap();
         b.await.unwrap().unwrap();
-        assert_eq!(w.stats(), WriteStats { batches: 1, transactions: 2, failed_batches: 0 });
+        let s = w.stats();
+        assert_eq!((s.batches, s.transactions, s.failed_batches), (1, 2, 0));
         assert_eq!(rows(&w).await, vec![1, 2]);
     }
 
@@ -428,7 +451,8 @@ mod tests {
         b.await.unwrap();
         a.await.unwrap().unwrap();
         assert_eq!(rows(&w).await, vec![1]);
-        assert_eq!(w.stats(), WriteStats { batches: 1, transactions: 1, failed_batches: 0 });
+        let s = w.stats();
+        assert_eq!((s.batches, s.transactions, s.failed_batches), (1, 1, 0));
     }
 
     #[tokio::test]
@@ -464,7 +488,8 @@ mod tests {
         let a = a.commit().await;
         assert!(matches!(a, Err(StoreError::CommitFailed(_))), "{a:?}");
         assert!(matches!(b.await.unwrap(), Err(StoreError::CommitFailed(_))));
-        assert_eq!(w.stats(), WriteStats { batches: 0, transactions: 0, failed_batches: 1 });
+        let s = w.stats();
+        assert_eq!((s.batches, s.transactions, s.failed_batches), (0, 0, 1));
         assert!(rows(&w).await.is_empty());
         // The writer carries on.
         let mut c = w.begin().await.unwrap();
