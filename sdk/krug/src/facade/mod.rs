@@ -297,8 +297,9 @@ impl Krug {
         Ok(self.inner.db.read(tenant).await?)
     }
 
-    /// See `Db::lookup`: reads only, outside any transaction and beside the SQLite writer.
-    async fn lookup(&self, tenant: &TenantId) -> Result<TenantTx> {
+    /// See `Db::lookup`: on SQLite, reads outside any transaction and beside the writer;
+    /// `None` on PostgreSQL (read inside the write transaction instead).
+    async fn lookup(&self, tenant: &TenantId) -> Result<Option<TenantTx>> {
         Ok(self.inner.db.lookup(tenant).await?)
     }
 }

@@ -133,9 +133,16 @@ impl Krug {
     async fn try_record_purchase(&self, tenant: &TenantId, input: &PurchaseInput<'_>) -> Result<Receipt> {
         let t = self.tenant(tenant)?;
         let now = self.now();
-        // Beside the SQLite writer rather than in its turn (see `Krug::purchase_in`).
-        let running_offers = self.lookup(tenant).await?.running_offers(input.business).await?;
+        // On SQLite beside the writer rather than in its turn (see `Krug::purchase_in`).
+        let early = match self.lookup(tenant).await? {
+            Some(mut look) => Some(look.running_offers(input.business).await?),
+            None => None,
+        };
         let mut tx = self.begin(tenant).await?;
+        let running_offers = match early {
+            Some(offers) => offers,
+            None => tx.running_offers(input.business).await?,
+        };
         if let Replay::Done(receipt) = replay::<Receipt>(&mut tx, input.scope, input.receipt_id, input.hash).await? {
             return Ok(receipt);
         }

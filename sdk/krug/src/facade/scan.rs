@@ -258,15 +258,19 @@ impl Krug {
         let now = self.now();
         let code = QrCode::parse(&cmd.qr)?;
         let member = code.member();
-        // Read before the write transaction, beside the SQLite writer rather than in its turn:
-        // the secret (a provisioning is acknowledged only once committed, so any code made from
-        // it finds it here) and the business's running offers (as if the scan came a moment
+        // On SQLite, read before the write transaction, beside the writer rather than in its
+        // turn: the secret (a provisioning is acknowledged only once committed, so any code made
+        // from it finds it here) and the business's running offers (as if the scan came a moment
         // earlier). The code is still checked only after the replay below, as before.
-        let (secret_row, running_offers) = {
-            let mut look = self.lookup(tenant).await?;
-            (look.qr_secret(member).await?, look.running_offers(&cmd.business).await?)
+        let early = match self.lookup(tenant).await? {
+            Some(mut look) => Some((look.qr_secret(member).await?, look.running_offers(&cmd.business).await?)),
+            None => None,
         };
         let mut tx = self.begin(tenant).await?;
+        let (secret_row, running_offers) = match early {
+            Some(early) => early,
+            None => (tx.qr_secret(member).await?, tx.running_offers(&cmd.business).await?),
+        };
         if let Replay::Done(receipt) = replay::<Receipt>(&mut tx, scope, &cmd.receipt_id, hash).await? {
             return Ok(receipt);
         }

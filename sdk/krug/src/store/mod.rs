@@ -123,10 +123,10 @@ pub(crate) enum Db {
     Postgres(PgPool),
 }
 
-/// An open transaction (or lookup connection) on either backend.
+/// An open transaction (or SQLite lookup connection) on either backend.
 pub(crate) enum Tx {
     Sqlite(SqliteTx),
-    Postgres(PgTx),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 /// A SQLite transaction: a write on the single writer connection (group-committed), a read
@@ -136,32 +136,6 @@ pub(crate) enum SqliteTx {
     Write(writer::WriteTx),
     Read(sqlx::Transaction<'static, sqlx::Sqlite>),
     Lookup(sqlx::pool::PoolConnection<sqlx::Sqlite>),
-}
-
-/// A PostgreSQL transaction, or a pooled connection without one ([`Db::lookup`]).
-pub(crate) enum PgTx {
-    Tx(sqlx::Transaction<'static, sqlx::Postgres>),
-    Lookup(sqlx::pool::PoolConnection<sqlx::Postgres>),
-}
-
-impl Deref for PgTx {
-    type Target = sqlx::PgConnection;
-
-    fn deref(&self) -> &sqlx::PgConnection {
-        match self {
-            PgTx::Tx(t) => t,
-            PgTx::Lookup(c) => c,
-        }
-    }
-}
-
-impl DerefMut for PgTx {
-    fn deref_mut(&mut self) -> &mut sqlx::PgConnection {
-        match self {
-            PgTx::Tx(t) => t,
-            PgTx::Lookup(c) => c,
-        }
-    }
 }
 
 impl Deref for SqliteTx {
@@ -230,7 +204,13 @@ impl Db {
             .busy_timeout(Duration::from_secs(10));
         let mut conn = writer::connect(&options).await?;
         sqlx::migrate!("migrations/sqlite").run(&mut conn).await?;
-        let read = SqlitePoolOptions::new().max_connections(4).connect_with(options.read_only(true)).await?;
+        // No ping before handing out a read connection: a local file's connection does not go
+        // stale, and the ping is a round trip to its thread on every read.
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .test_before_acquire(false)
+            .connect_with(options.read_only(true))
+            .await?;
         Ok(Db::Sqlite { write: writer::Writer::start(conn), read })
     }
 
@@ -250,7 +230,7 @@ impl Db {
     pub(crate) async fn begin(&self, tenant: &TenantId) -> Result<TenantTx, StoreError> {
         let tx = match self {
             Db::Sqlite { write, .. } => Tx::Sqlite(SqliteTx::Write(write.begin().await?)),
-            Db::Postgres(pool) => Tx::Postgres(PgTx::Tx(pool.begin().await?)),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         };
         Ok(TenantTx { tenant: tenant.clone(), tx, pending: batch::Pending::default() })
     }
@@ -259,22 +239,25 @@ impl Db {
     pub(crate) async fn read(&self, tenant: &TenantId) -> Result<TenantTx, StoreError> {
         let tx = match self {
             Db::Sqlite { read, .. } => Tx::Sqlite(SqliteTx::Read(read.begin().await?)),
-            Db::Postgres(pool) => Tx::Postgres(PgTx::Tx(pool.begin().await?)),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         };
         Ok(TenantTx { tenant: tenant.clone(), tx, pending: batch::Pending::default() })
     }
 
-    /// A connection for `tenant` for reads that need neither a snapshot across statements nor a
-    /// lock: each statement sees what was committed when it ran. No transaction is opened (a
-    /// round trip fewer than [`Db::read`]), and on SQLite it is a read connection, so the reads
-    /// run beside the writer instead of inside its turn. Only for what a write re-checks or may
-    /// safely see a moment old (anything acknowledged has committed, so it is visible here).
-    pub(crate) async fn lookup(&self, tenant: &TenantId) -> Result<TenantTx, StoreError> {
+    /// On SQLite, a read connection for `tenant` for reads that need neither a snapshot across
+    /// statements nor a lock: each statement sees what was committed when it ran, and runs beside
+    /// the single writer instead of inside its turn. Only for what a write re-checks or may safely
+    /// see a moment old (anything acknowledged has committed, so it is visible here).
+    ///
+    /// `None` on PostgreSQL, where writers do not take turns: the same reads inside the write
+    /// transaction cost nothing extra, while a second connection would (measured: +0.3 ms per
+    /// scan at 200/s, the pool's checkout and check-in pings on 2 shared cores).
+    pub(crate) async fn lookup(&self, tenant: &TenantId) -> Result<Option<TenantTx>, StoreError> {
         let tx = match self {
             Db::Sqlite { read, .. } => Tx::Sqlite(SqliteTx::Lookup(read.acquire().await?)),
-            Db::Postgres(pool) => Tx::Postgres(PgTx::Lookup(pool.acquire().await?)),
+            Db::Postgres(_) => return Ok(None),
         };
-        Ok(TenantTx { tenant: tenant.clone(), tx, pending: batch::Pending::default() })
+        Ok(Some(TenantTx { tenant: tenant.clone(), tx, pending: batch::Pending::default() }))
     }
 
     /// Whether the database answers.
@@ -320,8 +303,8 @@ impl TenantTx {
             Tx::Sqlite(SqliteTx::Write(t)) if release => t.commit_released().await?,
             Tx::Sqlite(SqliteTx::Write(t)) => t.commit().await?,
             Tx::Sqlite(SqliteTx::Read(t)) => t.commit().await?,
-            Tx::Postgres(PgTx::Tx(t)) => t.commit().await?,
-            Tx::Sqlite(SqliteTx::Lookup(_)) | Tx::Postgres(PgTx::Lookup(_)) => {}
+            Tx::Postgres(t) => t.commit().await?,
+            Tx::Sqlite(SqliteTx::Lookup(_)) => {}
         }
         Ok(())
     }
