@@ -93,23 +93,29 @@ impl Shape {
     /// The shape of `sql`, or `None` when it must run at once (a read, a subquery, `RETURNING`,
     /// anything not recognised).
     pub(crate) fn of(sql: &'static str) -> Option<Shape> {
-        let upper = sql.to_ascii_uppercase();
-        if upper.contains("SELECT") || upper.contains("RETURNING") || sql.contains(';') || sql.contains('\'') {
+        // Runs for every queued statement on the purchase path: words are compared in place,
+        // nothing is allocated.
+        let words = || sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty());
+        let has = |word: &str| words().any(|w| w.eq_ignore_ascii_case(word));
+        if has("SELECT") || has("RETURNING") || sql.contains(';') || sql.contains('\'') {
             return None;
         }
-        let words: Vec<&'static str> = sql.split_whitespace().take(3).collect();
-        match words.as_slice() {
-            [insert, into, table] if insert.eq_ignore_ascii_case("INSERT") && into.eq_ignore_ascii_case("INTO") => {
-                let table = table.split('(').next().unwrap_or(table);
-                if !upper.contains(" VALUES") {
+        let mut first = words();
+        match (first.next(), first.next(), first.next()) {
+            (Some(insert), Some(into), Some(table))
+                if insert.eq_ignore_ascii_case("INSERT") && into.eq_ignore_ascii_case("INTO") =>
+            {
+                if !has("VALUES") {
                     None
-                } else if upper.contains("ON CONFLICT") {
+                } else if has("CONFLICT") {
                     Some(Shape::Update(table))
                 } else {
                     Some(Shape::Insert(table))
                 }
             }
-            [update, table, set] if update.eq_ignore_ascii_case("UPDATE") && set.eq_ignore_ascii_case("SET") => {
+            (Some(update), Some(table), Some(set))
+                if update.eq_ignore_ascii_case("UPDATE") && set.eq_ignore_ascii_case("SET") =>
+            {
                 Some(Shape::Update(table))
             }
             _ => None,
