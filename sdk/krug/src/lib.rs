@@ -20,6 +20,7 @@ pub mod identity;
 pub mod ledger;
 pub mod offer;
 pub mod pii;
+pub(crate) mod purchase;
 pub mod qr;
 pub mod status;
 mod store;

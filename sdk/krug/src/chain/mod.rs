@@ -5,6 +5,7 @@
 
 pub mod model;
 pub mod policy;
+pub(crate) mod words;
 
 pub use model::{
     ChainDefinition, ChainKind, ChainProblem, Known, MAX_CYCLES, MAX_STEPS, MAX_WINDOW_DAYS, Reward, RewardKind, Step,

@@ -17,19 +17,16 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::Krug;
-use super::purchases::{PurchaseInput, not_found};
-use crate::chain::{
-    self, ChainDefinition, ChainError, ChainKind, Known, Progress, PurchaseFacts, Reward, RewardKind, Standing,
-    StepTarget,
-};
-use crate::coupon::{CouponSource, rubles};
+use super::purchases::not_found;
+use crate::chain::words::{next_steps, step_words};
+use crate::chain::{self, ChainDefinition, ChainError, ChainKind, Known, Progress, RewardKind, Standing};
 use crate::error::{Error, Result};
-use crate::ledger::{Account, Credit, Ctx, EntryKind, Plan, Source};
-use crate::store::{ChainRow, RewardRow, RewardsBy, StepRow, TenantTx};
+use crate::ledger::{Account, Ctx, Plan};
+use crate::store::{ChainRow, RewardsBy, TenantTx};
 use crate::tenant::TenantConfig;
 use crate::types::{Bonus, BusinessId, Kopecks, MemberId, PurchaseId, TenantId};
 
@@ -180,76 +177,6 @@ pub struct MemberChain {
 
 fn invalid(field: &str, message: &str) -> Error {
     ChainError::Invalid(vec![chain::ChainProblem { field: field.into(), message: message.into() }]).into()
-}
-
-fn target_name(config: &TenantConfig, t: &StepTarget) -> String {
-    match t {
-        StepTarget::Business(b) => config.business(b).map_or_else(|| b.to_string(), |x| x.name.clone()),
-        StepTarget::Category(c) => format!("any {c} partner"),
-    }
-}
-
-fn reward_words(r: &Reward) -> String {
-    match &r.kind {
-        RewardKind::Bonus { amount } => format!("{} bonus", rubles(amount.get())),
-        RewardKind::Coupon { template } => format!("a coupon ({template})"),
-    }
-}
-
-/// "buy at Миндаль (from 1,000 ₽) by 12 Dec to get 500 ₽ bonus" (the last local day still in
-/// time); a fan-out's branches: "buy at A to get X or B to get Y by 12 Dec".
-fn step_words(
-    config: &TenantConfig,
-    def: &ChainDefinition,
-    steps: &[usize],
-    deadline: Option<OffsetDateTime>,
-) -> String {
-    let by = deadline.map(|d| {
-        let last = config.local_date(d - Duration::microseconds(1));
-        let month = last.month().to_string();
-        format!(" by {} {}", last.day(), month.get(..3).unwrap_or(&month))
-    });
-    let single = steps.len() == 1;
-    let parts: Vec<String> = steps
-        .iter()
-        .filter_map(|&i| def.steps.get(i).map(|s| (i, s)))
-        .map(|(i, s)| {
-            let mut w = target_name(config, &s.target);
-            if !s.min_amount.is_zero() {
-                w.push_str(&format!(" (from {})", rubles(s.min_amount.get())));
-            }
-            if single && let Some(by) = &by {
-                w.push_str(by);
-            }
-            let mut rewards: Vec<String> = s.reward.iter().map(reward_words).collect();
-            let last = i + 1 == def.steps.len() || def.kind == ChainKind::FanOut;
-            if last && let Some(c) = &def.completion_reward {
-                rewards.push(reward_words(c));
-            }
-            if !rewards.is_empty() {
-                w.push_str(&format!(" to get {}", rewards.join(" and ")));
-            }
-            w
-        })
-        .collect();
-    let mut out = format!("buy at {}", parts.join(" or "));
-    if !single && let Some(by) = &by {
-        out.push_str(by);
-    }
-    out
-}
-
-/// The steps a member can make next, for words and choices.
-fn next_steps(def: &ChainDefinition, p: Option<&Progress>, now: OffsetDateTime) -> Vec<usize> {
-    match p.map(|p| (p, p.standing(now))) {
-        Some((p, Standing::Active)) if def.kind == ChainKind::FanOut => match p.branch {
-            Some(b) => vec![b],
-            None => (1..def.steps.len()).collect(),
-        },
-        Some((p, Standing::Active)) => vec![p.next_step],
-        Some((p, _)) if p.run.saturating_add(1) >= def.per_member_limit => Vec::new(),
-        _ => vec![0],
-    }
 }
 
 impl Krug {
@@ -403,130 +330,6 @@ impl Krug {
         tx.commit().await?;
         tracing::info!(tenant = %tenant, chain = %id, status = to.as_str(), actor = %actor.name(), "chain status set");
         Ok(ChainView { status: to, ..view })
-    }
-
-    /// The chain step of [`Krug::purchase_in`], after the purchase is stored and before the
-    /// ledger plan is written: advances the member in every running chain (`chains`, read by the
-    /// caller with her progress before it queued the purchase's writes) the purchase makes a step of and pays the step's rewards (bonus into `plan`, coupons issued in `tx`).
-    #[allow(clippy::too_many_arguments)] // the pipeline's state, passed through once
-    pub(super) async fn advance_chains_in(
-        &self,
-        tx: &mut TenantTx,
-        config: &TenantConfig,
-        input: &PurchaseInput<'_>,
-        charged: Kopecks,
-        purchase: PurchaseId,
-        chains: Vec<(ChainRow, Option<Progress>)>,
-        account: &mut Account,
-        plan: &mut Plan,
-        ctx: Ctx<'_>,
-    ) -> Result<Vec<ChainStepMade>> {
-        let now = ctx.now;
-        let member = input.member;
-        let facts = PurchaseFacts { business: input.business, category: &input.category, amount: charged };
-        let mut made = Vec::new();
-        for (row, before) in chains {
-            let def = &row.definition;
-            let before = before.as_ref();
-            let Some(adv) = chain::advance(def, before, &facts, now) else { continue };
-            let seq = tx.last_step_seq(row.id, member).await? + 1;
-            tx.insert_chain_step(&StepRow {
-                chain: row.id,
-                member,
-                run: adv.run,
-                cycle: adv.cycle,
-                step: adv.step,
-                seq,
-                purchase,
-                business: input.business.clone(),
-                amount: charged,
-                before: before.cloned(),
-                made_at: now,
-            })
-            .await?;
-            tx.put_progress(row.id, member, Some(&adv.after), now).await?;
-            let mut rewards = Vec::new();
-            for (slot, reward) in &adv.rewards {
-                let key = (adv.run, adv.cycle, *slot);
-                if let Some(paid) =
-                    self.pay_reward(tx, config, row.id, member, key, reward, Some(purchase), account, plan, ctx).await?
-                {
-                    rewards.push(paid);
-                }
-            }
-            let next = next_steps(def, Some(&adv.after), now);
-            made.push(ChainStepMade {
-                chain: row.id,
-                name: def.name.clone(),
-                step: adv.step,
-                cycle: adv.cycle,
-                completed: adv.completes,
-                rewards,
-                next: (!adv.after.completed && !next.is_empty())
-                    .then(|| step_words(config, def, &next, adv.after.deadline)),
-                deadline: adv.after.deadline,
-            });
-        }
-        Ok(made)
-    }
-
-    /// Pays one reward unless its slot was paid in this run and cycle.
-    #[allow(clippy::too_many_arguments)] // the pipeline's state, passed through once
-    async fn pay_reward(
-        &self,
-        tx: &mut TenantTx,
-        config: &TenantConfig,
-        chain: Uuid,
-        member: MemberId,
-        (run, cycle, slot): (u32, u32, usize),
-        reward: &Reward,
-        purchase: Option<PurchaseId>,
-        account: &mut Account,
-        plan: &mut Plan,
-        ctx: Ctx<'_>,
-    ) -> Result<Option<ChainRewardPaid>> {
-        if tx.chain_reward_paid(chain, member, (run, cycle, slot)).await? {
-            return Ok(None);
-        }
-        let mut row = RewardRow {
-            chain,
-            member,
-            run,
-            cycle,
-            slot,
-            purchase,
-            funded_by: reward.funded_by.clone(),
-            bonus: Bonus::ZERO,
-            entry: None,
-            lot: None,
-            coupon: None,
-            paid_at: ctx.now,
-        };
-        match &reward.kind {
-            RewardKind::Bonus { amount } => {
-                let policy = &config.bonus;
-                let credit = Credit {
-                    kind: EntryKind::Accrual,
-                    source: Source::Chain,
-                    issuer: Some(reward.funded_by.clone()),
-                    purchase,
-                    amount: *amount,
-                    available_at: ctx.now + Duration::days(i64::from(policy.hold_days)),
-                    expires_at: ctx.now + Duration::days(i64::from(policy.expiry_days)),
-                    reason: Some(format!("chain {chain}")),
-                    actor: None,
-                };
-                row.lot = Some(account.credit(plan, credit, ctx)?);
-                row.entry = plan.entries.last().map(|e| e.id);
-                row.bonus = *amount;
-            }
-            RewardKind::Coupon { template } => {
-                let issued = self.issue_coupon_in(tx, template, member, CouponSource::Chain, ctx.now).await?;
-                row.coupon = Some(issued.code.as_str().to_owned());
-            }
-        }
-        tx.insert_chain_reward(&row).await?;
-        Ok(Some(ChainRewardPaid { slot, bonus: row.bonus, coupon: row.coupon, funded_by: row.funded_by }))
     }
 
     /// The chain step of a refund: when what is left of the purchase no longer makes a step it
@@ -684,20 +487,35 @@ impl Krug {
             chain::choose(&row.definition, before, branch, now).ok_or(Error::Chain(ChainError::NoChoice))?;
         let mut account = Account { lots: tx.load_lots(member, &[]).await?, debt: stored.debt };
         let mut plan = Plan::default();
-        if let Some(reward) = reward {
-            self.pay_reward(
-                &mut tx,
+        let key = (after.run, after.cycle, branch);
+        if let Some(reward) = reward
+            && !tx.chain_reward_paid(id, member, key).await?
+        {
+            let mut templates = Vec::new();
+            if let RewardKind::Coupon { template } = &reward.kind
+                && let Some(row) = tx.coupon_template(template).await?
+            {
+                templates.push(row);
+            }
+            let mut issued = Vec::new();
+            let pctx = crate::purchase::PurchaseCtx { ledger: ctx, codes: &super::coupons::OsCodes };
+            let paid = crate::purchase::chains::pay_reward(
                 config,
                 id,
                 member,
-                (after.run, after.cycle, branch),
+                key,
                 &reward,
                 None,
+                &templates,
                 &mut account,
                 &mut plan,
-                ctx,
-            )
-            .await?;
+                &mut issued,
+                pctx,
+            )?;
+            for coupon in &issued {
+                tx.insert_new_coupon(coupon, now).await?;
+            }
+            tx.insert_chain_reward(&paid).await?;
         }
         tx.put_progress(id, member, Some(&after), now).await?;
         if !plan.entries.is_empty() {

@@ -20,17 +20,16 @@ use time::{Duration, OffsetDateTime};
 
 use super::Krug;
 use super::coupon_types::{
-    AppliedCoupon, CouponAuthor, CouponPreview, CouponTemplateView, IssuedBatch, IssuedCoupon, MemberCoupon,
-    MemberCouponStatus, NewPromoCode, PreviewCoupon,
+    CouponAuthor, CouponPreview, CouponTemplateView, IssuedBatch, IssuedCoupon, MemberCoupon, MemberCouponStatus,
+    NewPromoCode, PreviewCoupon,
 };
-use super::purchases::PurchaseInput;
 use crate::coupon::{
     Attempt, Coupon, CouponCode, CouponError, CouponScope, CouponSource, CouponTemplate, CouponTerms, RestoreOnRefund,
     Usage, Validity, describe, evaluate,
 };
 use crate::error::{Error, Result};
-use crate::ledger::{Account, Credit, Ctx, EntryKind, Plan, Source};
-use crate::store::{Issue, NewRedemption, RedemptionRow, StoreError, TemplateRow, TenantTx};
+use crate::ledger::{Account, Ctx, Plan};
+use crate::store::{Issue, RedemptionRow, StoreError, TemplateRow, TenantTx};
 use crate::tenant::TenantConfig;
 use crate::types::{Bonus, BusinessId, Kopecks, MemberId, PurchaseId, TenantId};
 
@@ -50,20 +49,6 @@ pub(super) struct CouponRefund {
     pub(super) restored: bool,
 }
 
-/// A coupon accepted for a purchase, not yet recorded.
-pub(super) struct CouponUse {
-    code: CouponCode,
-    template: CouponTemplate,
-    effect: crate::coupon::CouponEffect,
-}
-
-impl CouponUse {
-    /// Off the receipt total.
-    pub(super) fn discount(&self) -> Kopecks {
-        self.effect.discount
-    }
-}
-
 fn overflow() -> Error {
     Error::Ledger(crate::ledger::LedgerError::Overflow)
 }
@@ -80,6 +65,18 @@ async fn find_coupon(tx: &mut TenantTx, code: &CouponCode) -> Result<Coupon> {
         Some(c) => Ok(c),
         None if code.has_generated_shape() && !code.check_passes() => Err(CouponError::Mistyped.into()),
         None => Err(CouponError::NotFound.into()),
+    }
+}
+
+/// Coupon codes for the purchase engine, drawn from the OS random source.
+pub(super) struct OsCodes;
+
+impl crate::purchase::CodeSource for OsCodes {
+    fn draw(&self) -> Result<CouponCode> {
+        fresh_codes(1)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Store(StoreError::Corrupt("the random source gave no code".into())))
     }
 }
 
@@ -482,99 +479,6 @@ impl Krug {
             });
         }
         Ok(out)
-    }
-
-    /// The coupon step of [`Krug::purchase_in`], before any money is computed: locks the
-    /// coupon's template (after the member's account), reads the counts under that lock, and
-    /// decides. A refusal here refuses the purchase with nothing written.
-    pub(super) async fn check_coupon_in(
-        &self,
-        tx: &mut TenantTx,
-        input: &PurchaseInput<'_>,
-        now: OffsetDateTime,
-    ) -> Result<Option<CouponUse>> {
-        let Some(code) = input.coupon else { return Ok(None) };
-        let first = find_coupon(tx, code).await?;
-        let row = tx
-            .lock_coupon_template(&first.template)
-            .await?
-            .ok_or_else(|| Error::Store(StoreError::Corrupt("coupon without its template".into())))?;
-        // Read again under the lock: a concurrent use committed since the first read counts.
-        let coupon = find_coupon(tx, code).await?;
-        let usage = Usage {
-            template_uses: row.uses,
-            member_uses: tx.member_template_uses(input.member, &coupon.template).await?,
-        };
-        let attempt = Attempt {
-            member: Some(input.member),
-            business: input.business,
-            category: &input.category,
-            amount: input.amount,
-            redeem: input.redeem,
-            now,
-        };
-        let effect = evaluate(&row.template.terms, &coupon, usage, &attempt)?;
-        Ok(Some(CouponUse { code: coupon.code, template: row.template, effect }))
-    }
-
-    /// The coupon step of [`Krug::purchase_in`] once the purchase is decided: credits a bonus
-    /// grant to the plan (funded by the template's funder, pending like cashback), and records
-    /// the use, counting it on the code and the template.
-    #[allow(clippy::too_many_arguments)] // the pipeline's state, passed through once
-    pub(super) async fn redeem_coupon_in(
-        &self,
-        tx: &mut TenantTx,
-        config: &TenantConfig,
-        used: Option<CouponUse>,
-        input: &PurchaseInput<'_>,
-        purchase: PurchaseId,
-        account: &mut Account,
-        plan: &mut Plan,
-        ctx: Ctx<'_>,
-    ) -> Result<Option<AppliedCoupon>> {
-        let Some(used) = used else { return Ok(None) };
-        let (bonus_entry, bonus_lot) = if used.effect.bonus > Bonus::ZERO {
-            let policy = &config.bonus;
-            let credit = Credit {
-                kind: EntryKind::Accrual,
-                source: Source::Coupon,
-                issuer: used.template.funded_by.clone(),
-                purchase: Some(purchase),
-                amount: used.effect.bonus,
-                available_at: ctx.now + Duration::days(i64::from(policy.hold_days)),
-                expires_at: ctx.now + Duration::days(i64::from(policy.expiry_days)),
-                reason: None,
-                actor: None,
-            };
-            let lot = account.credit(plan, credit, ctx)?;
-            (plan.entries.last().map(|e| e.id), Some(lot))
-        } else {
-            (None, None)
-        };
-        tx.insert_coupon_redemption(
-            &NewRedemption {
-                id: ctx.ids.next_uuid(),
-                code: &used.code,
-                template: &used.template.terms.code,
-                member: input.member,
-                business: input.business,
-                purchase,
-                discount: used.effect.discount,
-                bonus: used.effect.bonus,
-                bonus_entry,
-                bonus_lot,
-            },
-            ctx.now,
-        )
-        .await?;
-        Ok(Some(AppliedCoupon {
-            code: used.code,
-            template: used.template.terms.code,
-            discount: used.effect.discount,
-            bonus: used.effect.bonus,
-            gift: used.effect.gift,
-            funded_by: used.template.funded_by,
-        }))
     }
 
     /// The coupon step of a refund: takes back the refunded share of a bonus-grant coupon's

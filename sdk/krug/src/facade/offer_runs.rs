@@ -14,15 +14,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
-use time::{Date, Duration, OffsetDateTime, Weekday};
+use time::Duration;
 
 use super::Krug;
-use super::members::open;
 use crate::error::{Error, Result};
-use crate::ledger::{Account, Credit, Ctx, EntryKind, LedgerError, Plan, Source};
+use crate::ledger::{Account, Ctx, LedgerError, Plan};
 use crate::offer::policy::{self, Usage};
-use crate::offer::{BusinessFacts, Facts, MemberFacts, OfferRules, PurchaseFacts};
-use crate::store::{NewActivation, RunningRow, StatDelta, StoreError, TenantTx};
+use crate::offer::{BusinessFacts, Facts, MemberFacts, PurchaseFacts};
+use crate::store::StoreError;
 use crate::tenant::TenantConfig;
 use crate::types::{Bonus, BusinessId, Category, Kopecks, MemberId, OfferId, PurchaseId, TenantId, TierCode};
 
@@ -42,48 +41,7 @@ pub struct AppliedOffer {
     pub badges: Vec<String>,
 }
 
-/// The purchase as the pipeline hands it to the offers.
-pub(super) struct OfferPurchase<'a> {
-    pub(super) purchase: PurchaseId,
-    pub(super) member: MemberId,
-    pub(super) business: &'a BusinessId,
-    pub(super) category: &'a Category,
-    pub(super) amount: Kopecks,
-    pub(super) paid: Kopecks,
-    pub(super) cashback: Bonus,
-    pub(super) tier: Option<&'a TierCode>,
-    /// The member's categories in the status window, this purchase included.
-    pub(super) categories: &'a std::collections::BTreeSet<Category>,
-    pub(super) at: OffsetDateTime,
-}
-
-/// The tenant-local date and time of an instant.
-pub(super) fn local(config: &TenantConfig, at: OffsetDateTime) -> OffsetDateTime {
-    use time_tz::OffsetDateTimeExt;
-    match time_tz::timezones::get_by_name(&config.timezone) {
-        Some(tz) => at.to_timezone(tz),
-        None => at,
-    }
-}
-
-fn weekday_number(w: Weekday) -> u8 {
-    w.number_from_monday()
-}
-
-/// Whether `birthday`'s anniversary falls on `day` / in `day`'s Monday–Sunday week.
-fn birthday_flags(birthday: Date, day: Date) -> (bool, bool) {
-    let on = |d: Date| d.month() == birthday.month() && d.day() == birthday.day();
-    let monday = day - Duration::days(i64::from(day.weekday().number_days_from_monday()));
-    let week = (0..7).any(|i| on(monday + Duration::days(i)));
-    (on(day), week)
-}
-
-/// How many of `categories` are not a clinic's: a script of one partner must not learn, even as
-/// a count, that a member was treated at a medical partner (medical secrecy).
-fn non_medical_categories(config: &TenantConfig, categories: &std::collections::BTreeSet<Category>) -> i64 {
-    let medical = |c: &Category| config.businesses.iter().any(|b| b.medical && &b.category == c);
-    i64::try_from(categories.iter().filter(|c| !medical(c)).count()).unwrap_or(i64::MAX)
-}
+use crate::purchase::offers::{local, weekday_number};
 
 fn overflow() -> Error {
     Error::Ledger(LedgerError::Overflow)
@@ -141,225 +99,6 @@ const PROGRESS_EVERY: usize = 10_000;
 const MAX_BACKTEST_DAYS: u32 = 366;
 
 impl Krug {
-    /// Runs the business's `running` offers (read by the caller before it queued the purchase's
-    /// writes) on a purchase inside its transaction (after the purchase row is written, before
-    /// the plan is): adds their credits to `plan`, records activations,
-    /// statistics and badges, and returns what fired for the receipt.
-    #[allow(clippy::too_many_arguments)] // the pipeline's state, passed as it is
-    pub(super) async fn apply_offers_in(
-        &self,
-        tx: &mut TenantTx,
-        config: &TenantConfig,
-        p: &OfferPurchase<'_>,
-        running: Vec<RunningRow>,
-        account: &mut Account,
-        plan: &mut Plan,
-        ctx: Ctx<'_>,
-    ) -> Result<Vec<AppliedOffer>> {
-        let now = ctx.now;
-        if running.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut offers = Vec::with_capacity(running.len());
-        for row in running {
-            let rules: OfferRules = serde_json::from_str(&row.rules_json).map_err(corrupt)?;
-            if rules.in_schedule(now) {
-                offers.push((row, rules));
-            }
-        }
-        if offers.is_empty() {
-            return Ok(Vec::new());
-        }
-        offers.sort_by(|a, b| b.1.priority.cmp(&a.1.priority).then(a.0.id.cmp(&b.0.id)));
-
-        let needs_birthday = offers.iter().any(|(row, _)| row.script.contains("birthday"));
-        let member = self.member_facts(tx, config, p, needs_birthday).await?;
-        let local_at = local(config, p.at);
-        let purchase = PurchaseFacts {
-            amount: p.amount,
-            paid: p.paid,
-            category: p.category.clone(),
-            business: p.business.clone(),
-            weekday: weekday_number(local_at.weekday()),
-            hour: local_at.hour(),
-            date: local_at.date(),
-            cashback: p.cashback,
-        };
-        let known = config.business(p.business).ok_or_else(|| Error::UnknownBusiness(p.business.clone()))?;
-        let business = BusinessFacts { id: known.id.clone(), category: known.category.clone() };
-        let sandbox = self.inner.offers.sandbox(&config.offers);
-        let mut scope = sandbox.scope(&Facts { purchase: &purchase, member: &member, business: &business });
-        let day = config.local_date(now).to_string();
-        let mut cap_left = config.offers.purchase_cap();
-        let policy_ = &config.bonus;
-        let mut applied = Vec::new();
-
-        for (row, rules) in offers {
-            let outcome = self
-                .inner
-                .offers
-                .ast(&sandbox, &tx.tenant, row.id, row.version, &row.script)
-                .map_err(crate::offer::ScriptFailure::Runtime)
-                .and_then(|ast| sandbox.run(&mut scope, &ast));
-            let effects = match outcome {
-                Ok(effects) if effects.is_empty() => continue,
-                Ok(effects) => effects,
-                Err(failure) => {
-                    let kind = match failure {
-                        crate::offer::ScriptFailure::Limit(_) => "limit",
-                        crate::offer::ScriptFailure::Runtime(_) => "runtime",
-                    };
-                    tracing::warn!(tenant = %tx.tenant, offer = %row.id, version = row.version,
-                        purchase = %p.purchase, kind, "offer script skipped");
-                    let delta = StatDelta { failures: 1, ..StatDelta::default() };
-                    tx.add_offer_stats(row.id, row.version, &day, delta).await?;
-                    continue;
-                }
-            };
-            let wanted = policy::bonus_of(&effects, p.paid, p.cashback, policy_.rounding).ok_or_else(overflow)?;
-            let locked = tx.lock_offer(row.id).await?;
-            let mut usage = Usage { spent: locked.spent, ..Usage::default() };
-            if rules.per_day_bonus.is_some() || rules.per_member_bonus.is_some() || rules.per_member_count.is_some() {
-                let (today, count, member_bonus) = tx.offer_usage(row.id, p.member, &day).await?;
-                usage.today = Bonus::new(today).map_err(corrupt)?;
-                usage.member_count = u32::try_from(count).unwrap_or(u32::MAX);
-                usage.member_bonus = Bonus::new(member_bonus).map_err(corrupt)?;
-            }
-            let mut delta = StatDelta { matched: 1, revenue: p.amount.get(), ..StatDelta::default() };
-            let Some(granted) = policy::grant(&rules, &usage, wanted, cap_left) else {
-                tx.add_offer_stats(row.id, row.version, &day, delta).await?;
-                continue;
-            };
-            let (entry, lot) = if granted.is_zero() {
-                (None, None)
-            } else {
-                let credit = Credit {
-                    kind: EntryKind::Accrual,
-                    source: Source::Offer,
-                    issuer: Some(p.business.clone()),
-                    purchase: Some(p.purchase),
-                    amount: granted,
-                    available_at: now + Duration::days(i64::from(policy_.hold_days)),
-                    expires_at: now + Duration::days(i64::from(policy_.expiry_days)),
-                    reason: None,
-                    actor: None,
-                };
-                let lot = account.credit(plan, credit, ctx)?;
-                (plan.entries.last().map(|e| e.id), Some(lot))
-            };
-            cap_left = cap_left.checked_sub(granted).ok_or_else(overflow)?;
-            tx.count_offer_spend(row.id, granted).await?;
-            let issued = self.issue_offer_coupons(tx, p, row.id, &effects.coupons, now).await?;
-            // A coupon effect that could not be applied is counted with the script failures.
-            delta.failures = i64::try_from(effects.coupons.len().saturating_sub(issued.len())).unwrap_or(i64::MAX);
-            let coupons = serde_json::to_string(&issued).map_err(corrupt)?;
-            let badges = serde_json::to_string(&effects.badges).map_err(corrupt)?;
-            let activation = NewActivation {
-                purchase: p.purchase,
-                offer: row.id,
-                version: row.version,
-                member: p.member,
-                business: p.business,
-                bonus: granted,
-                entry,
-                lot,
-                coupons_json: &coupons,
-                badges_json: &badges,
-                day: &day,
-            };
-            tx.insert_activation(&activation, now).await?;
-            for badge in &effects.badges {
-                tx.award_badge(p.member, badge, row.id, p.purchase, now).await?;
-            }
-            delta.activations = 1;
-            delta.bonus = granted.get();
-            tx.add_offer_stats(row.id, row.version, &day, delta).await?;
-            applied.push(AppliedOffer {
-                offer: row.id,
-                version: row.version,
-                bonus: granted,
-                coupons: issued,
-                badges: effects.badges,
-            });
-            if rules.exclusive {
-                break;
-            }
-        }
-        Ok(applied)
-    }
-
-    /// Issues the personal coupons an offer's `issue_coupon("template")` effects ask for, in the
-    /// purchase's transaction, and returns the templates issued. A template counts only when the
-    /// offer's own business owns it (a partner's offer never spends another partner's or the
-    /// ecosystem's money) and it can issue now; any other is skipped for this purchase — like a
-    /// failing script, it never fails the scan — logged, and counted as a failure by the caller.
-    async fn issue_offer_coupons(
-        &self,
-        tx: &mut TenantTx,
-        p: &OfferPurchase<'_>,
-        offer: OfferId,
-        templates: &[String],
-        now: OffsetDateTime,
-    ) -> Result<Vec<String>> {
-        let mut issued = Vec::with_capacity(templates.len());
-        for template in templates {
-            let owned = tx
-                .coupon_template(template)
-                .await?
-                .is_some_and(|t| t.template.owner.as_ref() == Some(p.business) && t.revoked_at.is_none());
-            let refusal = if owned {
-                match self.issue_coupon_in(tx, template, p.member, crate::coupon::CouponSource::Offer, now).await {
-                    Ok(_) => {
-                        issued.push(template.clone());
-                        continue;
-                    }
-                    Err(Error::Coupon(e)) => e.code(),
-                    Err(other) => return Err(other),
-                }
-            } else {
-                "coupon_template_not_found"
-            };
-            tracing::warn!(tenant = %tx.tenant, offer = %offer, purchase = %p.purchase, refusal,
-                "offer coupon not issued");
-        }
-        Ok(issued)
-    }
-
-    /// The member as scripts see her at this purchase. Her birthday is opened only when a
-    /// running script mentions it.
-    async fn member_facts(
-        &self,
-        tx: &mut TenantTx,
-        config: &TenantConfig,
-        p: &OfferPurchase<'_>,
-        needs_birthday: bool,
-    ) -> Result<MemberFacts> {
-        let row = tx.member(p.member).await?;
-        let (visits, spend, last) = tx.visits_at(p.member, p.business, p.purchase).await?;
-        let today = local(config, p.at).date();
-        let (birthday_today, birthday_this_week) = match (&row.birthday, needs_birthday) {
-            (Some(sealed), true) => {
-                let keys = self.hosted(&tx.tenant)?.keys.clone();
-                let text = open(&keys, &tx.tenant, p.member, "birthday", sealed)?;
-                let birthday =
-                    Date::parse(&text, time::macros::format_description!("[year]-[month]-[day]")).map_err(corrupt)?;
-                birthday_flags(birthday, today)
-            }
-            _ => (false, false),
-        };
-        let last = last.map(crate::store::from_ts).transpose()?;
-        Ok(MemberFacts {
-            tier: p.tier.cloned(),
-            days_since_joining: (p.at - row.created_at).whole_days().max(0),
-            visits,
-            spend: Kopecks::new(spend.max(0)).map_err(corrupt)?,
-            categories: non_medical_categories(config, p.categories),
-            birthday_today,
-            birthday_this_week,
-            days_since_last_visit: last.map(|l| (p.at - l).whole_days().max(0)),
-        })
-    }
-
     /// Backtests the latest version of an offer of `business` over its purchases of the last
     /// `days` days, in memory after one read of the window (and one aggregate of the visits
     /// before it). The offer's budgets and limits apply as they would have; the per-purchase cap

@@ -6,11 +6,14 @@ use time::{Duration, OffsetDateTime};
 use super::{Krug, Replay, lost_race, replay, request_hash};
 use crate::error::{Error, Result};
 use crate::facade::{Receipt, RecordPurchase, RefundPurchase, RefundReceipt};
-use crate::ledger::{Account, Credit, Ctx, Debit, EntryKind, Plan, Source, redemption_cap, refund_split};
-use crate::status::{self, SpendStats};
-use crate::store::{BudgetEntry, NewPurchase, RunningRow, StoreError, TenantTx};
+use crate::ledger::{Account, Ctx, Plan, refund_split};
+use crate::purchase::{
+    self, ChainState, CouponLookup, MemberHistory, OfferState, PurchaseCommand, PurchaseCtx, Rules, Snapshot,
+};
+use crate::status;
+use crate::store::{BudgetEntry, RunningRow, StoreError, TenantTx};
 use crate::tenant::TenantConfig;
-use crate::types::{Bonus, BusinessId, Category, EntryId, Kopecks, MemberId, PurchaseId, TenantId};
+use crate::types::{Bonus, BusinessId, Category, EntryId, Kopecks, TenantId};
 
 /// How far ahead of the server clock a purchase time may be (device clock skew).
 const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
@@ -19,7 +22,7 @@ const MAX_CLOCK_SKEW: Duration = Duration::minutes(5);
 const MAX_KEY_LEN: usize = 128;
 
 /// The horizon of "expiring soon" in balance views.
-pub(crate) const EXPIRING_HORIZON: Duration = Duration::days(30);
+pub(crate) use crate::purchase::EXPIRING_HORIZON;
 
 pub(super) fn check_key(field: &'static str, key: &str) -> Result<()> {
     if key.trim().is_empty() || key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
@@ -66,24 +69,6 @@ pub(super) fn check_purchase(
     Ok(category)
 }
 
-/// A checked purchase for one member, ready for [`Krug::purchase_in`], with the idempotency
-/// record it is stored under.
-pub(super) struct PurchaseInput<'a> {
-    pub(super) member: MemberId,
-    pub(super) business: &'a BusinessId,
-    pub(super) amount: Kopecks,
-    pub(super) redeem: Bonus,
-    pub(super) category: Category,
-    pub(super) receipt_id: &'a str,
-    pub(super) at: OffsetDateTime,
-    /// From [`purchase_scope`].
-    pub(super) scope: &'a str,
-    /// The request hash of the command that carries the purchase.
-    pub(super) hash: &'a str,
-    /// The coupon to apply, in normal form.
-    pub(super) coupon: Option<&'a crate::coupon::CouponCode>,
-}
-
 impl Krug {
     /// Records a purchase: redeems the requested bonuses, accrues cashback on the part paid with
     /// money at the tier the purchase reaches, contributes the tenant's share of the paid part to
@@ -108,7 +93,7 @@ impl Krug {
         let scope = purchase_scope(&cmd.business);
         // One retry: a concurrent request with the same key may win the insert; its stored
         // receipt is then replayed (or its different body reported as a conflict).
-        let input = PurchaseInput {
+        let input = PurchaseCommand {
             member: cmd.member,
             business: &cmd.business,
             amount: cmd.amount,
@@ -116,9 +101,9 @@ impl Krug {
             category,
             receipt_id: &cmd.receipt_id,
             at,
-            scope: &scope,
-            hash: &hash,
+            idempotency: (&scope, &hash),
             coupon: coupon.as_ref(),
+            qr_step: None,
         };
         let mut attempt = 0;
         loop {
@@ -130,7 +115,7 @@ impl Krug {
         }
     }
 
-    async fn try_record_purchase(&self, tenant: &TenantId, input: &PurchaseInput<'_>) -> Result<Receipt> {
+    async fn try_record_purchase(&self, tenant: &TenantId, input: &PurchaseCommand<'_>) -> Result<Receipt> {
         let t = self.tenant(tenant)?;
         let now = self.now();
         // On SQLite beside the writer rather than in its turn (see `Krug::purchase_in`).
@@ -143,7 +128,9 @@ impl Krug {
             Some(offers) => offers,
             None => tx.running_offers(input.business).await?,
         };
-        if let Replay::Done(receipt) = replay::<Receipt>(&mut tx, input.scope, input.receipt_id, input.hash).await? {
+        if let Replay::Done(receipt) =
+            replay::<Receipt>(&mut tx, input.idempotency.0, input.receipt_id, input.idempotency.1).await?
+        {
             return Ok(receipt);
         }
         let receipt = self.purchase_in(&mut tx, &t.config, input, running_offers, now).await?;
@@ -154,173 +141,176 @@ impl Krug {
         Ok(receipt)
     }
 
-    /// The purchase pipeline inside the caller's open transaction: locks the member's account,
-    /// redeems, accrues at the tier the purchase reaches, contributes to the event budget,
-    /// updates the status, and stores the receipt under the input's idempotency key.
-    /// `running_offers` are the business's running offers, read by the caller before it began
-    /// the transaction (`Krug::lookup`): an offer paused or started concurrently applies as if
-    /// the purchase had come a moment earlier, while its budget and limits are still enforced
-    /// under its row lock in here. The caller has replayed the key already, and commits — or drops the transaction, undoing everything
-    /// this wrote, when it or anything after it fails.
+    /// The purchase pipeline inside the caller's open transaction: loads the snapshot
+    /// ([`Krug::purchase_snapshot`]), lets [`purchase::decide`] decide everything, and writes the
+    /// decision. `running_offers` are the business's running offers, read by the caller before
+    /// it began the transaction on SQLite (`Krug::lookup`): an offer paused or started
+    /// concurrently applies as if the purchase had come a moment earlier, while its budget and
+    /// limits are still enforced under its row lock. The caller has replayed the key already,
+    /// and commits — or drops the transaction, undoing everything, when anything fails.
     pub(super) async fn purchase_in(
         &self,
         tx: &mut TenantTx,
         config: &TenantConfig,
-        input: &PurchaseInput<'_>,
+        input: &PurchaseCommand<'_>,
         running_offers: Vec<RunningRow>,
         now: OffsetDateTime,
     ) -> Result<Receipt> {
-        let policy = &config.bonus;
-        let ids = self.inner.ids.as_ref();
-        let ctx = Ctx { now, ids };
+        let sandbox = self.inner.offers.sandbox(&config.offers);
+        let snapshot = self.purchase_snapshot(tx, config, &sandbox, input, running_offers, now).await?;
+        let ctx = PurchaseCtx { ledger: Ctx { now, ids: self.inner.ids.as_ref() }, codes: &super::coupons::OsCodes };
+        let decision = purchase::decide(Rules { config, sandbox: &sandbox }, snapshot, input, ctx)?;
+        // Only a refusal of the claim itself means the code was used; another refusal (a lost
+        // idempotency race, a drawn coupon code that exists) stays itself and is retried.
+        tx.write_decision(&decision, now).await.map_err(|e| match e {
+            StoreError::Conflict { constraint } if constraint.contains("qr_uses") => Error::QrAlreadyUsed,
+            other => Error::Store(other),
+        })?;
+        Ok(decision.receipt)
+    }
+
+    /// Everything a purchase reads, in one fixed order: the member's account with its open lots
+    /// (locked), her medical consent (at a clinic), the coupon under its template's lock, the
+    /// status window's spend, the running offers' usage (under their locks when they have a
+    /// budget or a daily limit) with her history at the business, her chains with progress, and
+    /// the coupon templates offers and chains may issue from.
+    async fn purchase_snapshot(
+        &self,
+        tx: &mut TenantTx,
+        config: &TenantConfig,
+        sandbox: &crate::offer::Sandbox,
+        input: &PurchaseCommand<'_>,
+        running: Vec<RunningRow>,
+        now: OffsetDateTime,
+    ) -> Result<Snapshot> {
         let member = input.member;
         let (stored, lots) = tx.lock_account_with_lots(member).await.map_err(not_found(Error::MemberNotFound))?;
-        // Medical secrecy (323-FZ art. 13): a clinic's payment is linked to a member only with her
-        // separate medical-disclosure consent; without it the purchase is refused, not recorded.
-        if config.business(input.business).is_some_and(|b| b.medical)
-            && tx.active_consent(member, crate::identity::ConsentKind::MedicalDisclosure).await?.is_none()
-        {
-            return Err(Error::MedicalConsentRequired);
-        }
-        let mut account = Account { lots, debt: stored.debt };
-        // The coupon is decided first: its discount lowers what the member is charged, and so
-        // the redemption cap, the paid part, tier spend and the budget share (coupon/policy.rs).
-        let coupon = self.check_coupon_in(tx, input, now).await?;
-        let discount = coupon.as_ref().map_or(Kopecks::ZERO, super::coupons::CouponUse::discount);
-        let charged = input.amount.checked_sub(discount).ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
-
-        let purchase = PurchaseId::generate(ids);
-        let mut plan = Plan::default();
-        let cap = redemption_cap(charged, policy);
-        if input.redeem > cap {
-            return Err(Error::Ledger(crate::ledger::LedgerError::RedeemAboveCap { cap, requested: input.redeem }));
-        }
-        let redemption_entry = if input.redeem.is_zero() {
-            None
-        } else {
-            let debit = Debit {
-                kind: EntryKind::Redemption,
-                source: Source::Purchase,
-                redeemer: Some(input.business.clone()),
-                purchase: Some(purchase),
-                amount: input.redeem,
-                reason: None,
-                actor: None,
-            };
-            Some(account.debit(&mut plan, debit, ctx)?)
-        };
-        let redeemed_money = input.redeem.as_kopecks().ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
-        let paid = charged.checked_sub(redeemed_money).ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
-
-        // The purchase counts toward the tier it earns at (a crossing purchase earns the new rate).
-        let window_start = config.tiers.window_start(now);
-        let mut stats: SpendStats = tx.spend_stats(member, window_start).await?;
-        if window_start.is_none_or(|start| input.at >= start) {
-            stats.spend =
-                stats.spend.checked_add(charged).ok_or(Error::Ledger(crate::ledger::LedgerError::Overflow))?;
-            stats.categories.insert(input.category.clone());
-        }
-        let decision = status::evaluate(&config.tiers, &stats, &stored.held, now);
-        let cashback = paid.accrue_at(decision.cashback, policy.rounding);
-        let available_at = now + Duration::days(i64::from(policy.hold_days));
-        let (accrual_entry, accrual_lot) = if cashback.is_zero() {
-            (None, None)
-        } else {
-            let credit = Credit {
-                kind: EntryKind::Accrual,
-                source: Source::Purchase,
-                issuer: Some(input.business.clone()),
-                purchase: Some(purchase),
-                amount: cashback,
-                available_at,
-                expires_at: now + Duration::days(i64::from(policy.expiry_days)),
-                reason: None,
-                actor: None,
-            };
-            let lot = account.credit(&mut plan, credit, ctx)?;
-            (plan.entries.last().map(|e| e.id), Some(lot))
-        };
-        let contribution = paid.share(config.budget.event_share, policy.rounding);
-        // The last read of the common path, before any write is queued: the writes then all go
-        // out together at the end (store::batch) instead of one round trip each.
-        let running_chains = tx.active_chains_for(member).await?;
-        let coupon = self.redeem_coupon_in(tx, config, coupon, input, purchase, &mut account, &mut plan, ctx).await?;
-
-        tx.insert_purchase(
-            &NewPurchase {
-                id: purchase,
-                member,
-                business: input.business.clone(),
-                receipt_id: input.receipt_id.to_owned(),
-                category: input.category.clone(),
-                amount: charged,
-                redeemed: input.redeem,
-                accrued: cashback,
-                contribution,
-                accrual_entry,
-                accrual_lot,
-                redemption_entry,
-                at: input.at,
+        let medical_consent = config.business(input.business).is_some_and(|b| b.medical)
+            && tx.active_consent(member, crate::identity::ConsentKind::MedicalDisclosure).await?.is_some();
+        let coupon = match input.coupon {
+            None => CouponLookup::None,
+            Some(code) => match tx.coupon(code).await? {
+                None => CouponLookup::Missing(code.clone()),
+                Some(first) => {
+                    let template = tx
+                        .lock_coupon_template(&first.template)
+                        .await?
+                        .ok_or_else(|| Error::Store(StoreError::Corrupt("coupon without its template".into())))?;
+                    // Read again under the lock: a concurrent use committed since the first read counts.
+                    let coupon = tx
+                        .coupon(code)
+                        .await?
+                        .ok_or_else(|| Error::Store(StoreError::Corrupt("coupon vanished under its lock".into())))?;
+                    let member_uses = tx.member_template_uses(member, &coupon.template).await?;
+                    CouponLookup::Found { coupon, template: Box::new(template), member_uses }
+                }
             },
-            now,
-        )
-        .await?;
-        let offer_purchase = super::offer_runs::OfferPurchase {
-            purchase,
-            member,
-            business: input.business,
-            category: &input.category,
-            amount: charged,
-            paid,
-            cashback,
-            tier: decision.tier.as_ref(),
-            categories: &stats.categories,
-            at: input.at,
         };
-        let offers =
-            self.apply_offers_in(tx, config, &offer_purchase, running_offers, &mut account, &mut plan, ctx).await?;
-        let chains = self
-            .advance_chains_in(tx, config, input, charged, purchase, running_chains, &mut account, &mut plan, ctx)
-            .await?;
-        tx.write_plan_and_status(member, &plan, &account, Some(&decision.held), now).await?;
-        if !contribution.is_zero() {
-            tx.insert_budget_entry(
-                EntryId::generate(ids),
-                BudgetEntry {
-                    kind: BudgetEntry::CONTRIBUTION,
-                    business: input.business,
-                    purchase,
-                    amount: contribution,
-                },
-                now,
-            )
-            .await?;
+        let stats = tx.spend_stats(member, config.tiers.window_start(now)).await?;
+
+        let mut offers = Vec::with_capacity(running.len());
+        let mut scripts = Vec::new();
+        for row in running {
+            let rules: crate::offer::OfferRules = serde_json::from_str(&row.rules_json)
+                .map_err(|e| Error::Store(StoreError::Corrupt(format!("offer rules: {e}"))))?;
+            if !rules.in_schedule(now) {
+                continue;
+            }
+            let script = self.inner.offers.ast(sandbox, &tx.tenant, row.id, row.version, &row.script);
+            scripts.push(row.script);
+            offers.push(OfferState { id: row.id, version: row.version, rules, script, usage: Default::default() });
         }
-        let receipt = Receipt {
-            purchase,
-            member,
-            business: input.business.clone(),
-            category: input.category.clone(),
-            amount: input.amount,
-            redeemed: input.redeem,
-            paid,
-            cashback,
-            cashback_rate: decision.cashback,
-            cashback_available_at: available_at,
-            tier_before: decision.previous.clone(),
-            tier_after: decision.tier.clone(),
-            tier_changed: decision.changed,
-            progress: decision.progress.clone(),
-            budget_contribution: contribution,
-            balance: account.view(now, EXPIRING_HORIZON)?,
-            recorded_at: now,
+        let mut history = None;
+        if !offers.is_empty() {
+            let limited: Vec<_> = offers
+                .iter()
+                .filter(|o| {
+                    let r = &o.rules;
+                    r.budget.is_some()
+                        || r.per_day_bonus.is_some()
+                        || r.per_member_bonus.is_some()
+                        || r.per_member_count.is_some()
+                })
+                .map(|o| o.id)
+                .collect();
+            let lock = offers.iter().any(|o| o.rules.budget.is_some() || o.rules.per_day_bonus.is_some());
+            let day = config.local_date(now).to_string();
+            for (id, usage) in tx.offer_usages(&limited, member, &day, lock).await? {
+                if let Some(o) = offers.iter_mut().find(|o| o.id == id) {
+                    o.usage = usage;
+                }
+            }
+            let script_refs: Vec<&str> = scripts.iter().map(String::as_str).collect();
+            history = Some(self.member_history(tx, input, purchase::offers::needs_birthday(&script_refs)).await?);
+        }
+
+        let mut chains: Vec<ChainState> = tx
+            .active_chains_for(member)
+            .await?
+            .into_iter()
+            .map(|(chain, progress)| ChainState { chain, progress, last_seq: 0, paid: Default::default() })
+            .collect();
+        if !chains.is_empty() {
+            let (seqs, paid) = tx.chain_standing(member).await?;
+            for c in &mut chains {
+                c.last_seq = seqs.iter().find(|(id, _)| *id == c.chain.id).map_or(0, |(_, s)| *s);
+                c.paid = paid.iter().filter(|p| p.0 == c.chain.id).map(|p| (p.1, p.2, p.3)).collect();
+            }
+        }
+        let mut templates = Vec::new();
+        if scripts.iter().any(|s| s.contains("issue_coupon")) {
+            templates = tx.coupon_templates(Some(input.business)).await?;
+        }
+        for c in &chains {
+            for (_, reward) in c.chain.definition.rewards() {
+                if let crate::chain::RewardKind::Coupon { template } = &reward.kind
+                    && !templates.iter().any(|t| &t.template.terms.code == template)
+                    && let Some(row) = tx.coupon_template(template).await?
+                {
+                    templates.push(row);
+                }
+            }
+        }
+        Ok(Snapshot {
+            account: Account { lots, debt: stored.debt },
+            held: stored.held,
+            medical_consent,
+            stats,
             coupon,
             offers,
+            history,
             chains,
+            templates,
+        })
+    }
+
+    /// The member's history at the business as offers see it; her birthday is opened only when
+    /// a running script mentions it.
+    async fn member_history(
+        &self,
+        tx: &mut TenantTx,
+        input: &PurchaseCommand<'_>,
+        needs_birthday: bool,
+    ) -> Result<MemberHistory> {
+        let row = tx.member(input.member).await?;
+        let (visits, spend, last) = tx.visits_at(input.member, input.business).await?;
+        let corrupt = |e: String| Error::Store(StoreError::Corrupt(e));
+        let birthday = match (&row.birthday, needs_birthday) {
+            (Some(sealed), true) => {
+                let keys = self.hosted(&tx.tenant)?.keys.clone();
+                let text = super::members::open(&keys, &tx.tenant, input.member, "birthday", sealed)?;
+                let format = time::macros::format_description!("[year]-[month]-[day]");
+                Some(time::Date::parse(&text, format).map_err(|e| corrupt(e.to_string()))?)
+            }
+            _ => None,
         };
-        let response = serde_json::to_string(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        tx.remember(input.scope, input.receipt_id, input.hash, &response, now).await?;
-        Ok(receipt)
+        Ok(MemberHistory {
+            joined_at: row.created_at,
+            visits,
+            spend: Kopecks::new(spend.max(0)).map_err(|e| corrupt(e.to_string()))?,
+            last_visit: last.map(crate::store::from_ts).transpose()?,
+            birthday,
+        })
     }
 
     /// Refunds (part of) a purchase: takes back the matching share of its cashback (by the

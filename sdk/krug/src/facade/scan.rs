@@ -15,11 +15,12 @@ use rand::rngs::OsRng;
 use serde::Serialize;
 use zeroize::Zeroize as _;
 
-use super::purchases::{PurchaseInput, check_purchase, purchase_scope};
+use super::purchases::{check_purchase, purchase_scope};
 use super::{Krug, Replay, lost_race, replay, request_hash};
 use crate::error::{Error, Result};
 use crate::facade::Receipt;
 use crate::pii::{KeyId, KeyRing, PiiError, aad};
+use crate::purchase::PurchaseCommand;
 use crate::qr::{self, QR_DIGITS, QR_SECRET_LEN, QR_STEP_SECONDS, QrCode, QrError, QrSecret};
 use crate::store::{QrSecretRow, StoreError, TenantTx};
 use crate::types::{Bonus, BusinessId, Category, Kopecks, MemberId, TenantId};
@@ -278,7 +279,7 @@ impl Krug {
             let secret = unseal(secret_row, &t.keys, tenant, member)?;
             qr::verify(&secret, code.digits(), now)?
         };
-        let input = PurchaseInput {
+        let input = PurchaseCommand {
             member,
             business: &cmd.business,
             amount: cmd.amount,
@@ -286,19 +287,13 @@ impl Krug {
             category: category.clone(),
             receipt_id: &cmd.receipt_id,
             at: now,
-            scope,
-            hash,
+            idempotency: (scope, hash),
             coupon,
+            qr_step: Some(step),
         };
+        // The code is claimed with the purchase it paid for, in the same write set: a code
+        // already used is refused there and everything rolls back with it.
         let receipt = self.purchase_in(&mut tx, &t.config, &input, running_offers, now).await?;
-        // The code is claimed with the purchase it paid for, in the same transaction: a code
-        // already used is refused here and everything above rolls back with it.
-        // The claim is sent with the purchase's deferred writes: only a refusal of the claim itself
-        // means the code was used (another refusal, e.g. a lost idempotency race, stays itself).
-        tx.claim_qr_step(member, step, receipt.purchase, now).await.map_err(|e| match e {
-            StoreError::Conflict { constraint } if constraint.contains("qr_uses") => Error::QrAlreadyUsed,
-            other => Error::Store(other),
-        })?;
         tx.commit().await?;
         tracing::info!(tenant = %tenant, purchase = %receipt.purchase, member = %member, business = %cmd.business,
             step, amount = cmd.amount.get(), redeemed = cmd.redeem.get(), cashback = receipt.cashback.get(),

@@ -9,8 +9,9 @@
 //! Rules that keep a deferred write exactly as if it had run at once:
 //! - order is kept: the queue is flushed, in order, before *any* other statement of the
 //!   transaction runs (the `on!` macro and [`super::TenantTx::flushed`] do it), and before commit;
-//! - only plain `INSERT … VALUES` and `UPDATE … SET` statements without a subquery are queued
-//!   ([`Shape::of`]); anything else runs at once, after the queue;
+//! - only statements declared as [`Stmt`]s are queued: plain `INSERT … VALUES` and `UPDATE … SET`
+//!   (or upserts) without a subquery, each naming the table it writes — checked when it compiles,
+//!   never guessed from the SQL at run time; anything else runs at once, after the queue;
 //! - on SQLite the queue is one multi-statement text: SQLite runs its statements one after the
 //!   other, exactly as separate calls would. On PostgreSQL it is one statement of data-modifying
 //!   `WITH` parts, which all see the snapshot from before the statement — so a new part is started
@@ -78,7 +79,9 @@ macro_rules! bind_args {
 }
 pub(crate) use bind_args;
 
-/// What a statement does to which table — all that deciding whether it may be queued needs.
+/// What a statement does to which table — all that deciding whether it may share a PostgreSQL
+/// statement with others needs. Declared by the statement's author ([`Stmt`]), never read off
+/// the SQL at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Shape {
     /// `INSERT INTO table (…) VALUES (…)`, without `ON CONFLICT`.
@@ -90,38 +93,6 @@ pub(crate) enum Shape {
 }
 
 impl Shape {
-    /// The shape of `sql`, or `None` when it must run at once (a read, a subquery, `RETURNING`,
-    /// anything not recognised).
-    pub(crate) fn of(sql: &'static str) -> Option<Shape> {
-        // Runs for every queued statement on the purchase path: words are compared in place,
-        // nothing is allocated.
-        let words = || sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| !w.is_empty());
-        let has = |word: &str| words().any(|w| w.eq_ignore_ascii_case(word));
-        if has("SELECT") || has("RETURNING") || sql.contains(';') || sql.contains('\'') {
-            return None;
-        }
-        let mut first = words();
-        match (first.next(), first.next(), first.next()) {
-            (Some(insert), Some(into), Some(table))
-                if insert.eq_ignore_ascii_case("INSERT") && into.eq_ignore_ascii_case("INTO") =>
-            {
-                if !has("VALUES") {
-                    None
-                } else if has("CONFLICT") {
-                    Some(Shape::Update(table))
-                } else {
-                    Some(Shape::Insert(table))
-                }
-            }
-            (Some(update), Some(table), Some(set))
-                if update.eq_ignore_ascii_case("UPDATE") && set.eq_ignore_ascii_case("SET") =>
-            {
-                Some(Shape::Update(table))
-            }
-            _ => None,
-        }
-    }
-
     /// Whether two statements must not share one PostgreSQL statement (see the module docs).
     fn clashes(self, other: Shape) -> bool {
         match (self, other) {
@@ -130,6 +101,101 @@ impl Shape {
             (Shape::Insert(a) | Shape::Update(a), Shape::Insert(b) | Shape::Update(b)) => a == b,
         }
     }
+}
+
+/// A write that may be deferred: its SQL with what it does to which table, declared where the
+/// statement is written (`const INSERT_LOT: Stmt = Stmt::insert("lots", "INSERT INTO lots …")`).
+///
+/// The declaration is checked when the constant is compiled: an `insert` must begin
+/// `INSERT INTO <table> (` and hold `VALUES`, an `update` must begin `UPDATE <table> SET ` or be
+/// an `INSERT INTO <table> (…) … ON CONFLICT` upsert; neither may hold a subquery (`SELECT`),
+/// `RETURNING`, a second statement (`;`) or a string literal (`'`, which would confuse the
+/// placeholder shift). A statement that breaks a rule does not compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stmt {
+    pub(crate) sql: &'static str,
+    pub(crate) shape: Shape,
+}
+
+impl Stmt {
+    /// A plain `INSERT INTO table (…) VALUES (…)`.
+    pub(crate) const fn insert(table: &'static str, sql: &'static str) -> Stmt {
+        assert!(plain(sql), "a deferred statement holds no subquery, RETURNING, `;` or literal");
+        assert!(begins_with_table(sql, b"INSERT INTO ", table, b" ("), "must begin INSERT INTO <table> (");
+        assert!(has_word(sql, b"VALUES"), "an insert must hold VALUES");
+        assert!(!has_word(sql, b"CONFLICT"), "an upsert is Stmt::update");
+        Stmt { sql, shape: Shape::Insert(table) }
+    }
+
+    /// An `UPDATE table SET …`, or an `INSERT INTO table … ON CONFLICT …` upsert.
+    pub(crate) const fn update(table: &'static str, sql: &'static str) -> Stmt {
+        assert!(plain(sql), "a deferred statement holds no subquery, RETURNING, `;` or literal");
+        let update = begins_with_table(sql, b"UPDATE ", table, b" SET ");
+        let upsert = begins_with_table(sql, b"INSERT INTO ", table, b" (") && has_word(sql, b"CONFLICT");
+        assert!(update || upsert, "must begin UPDATE <table> SET, or be an upsert into <table>");
+        Stmt { sql, shape: Shape::Update(table) }
+    }
+}
+
+/// Whether `sql` begins with `head`, then `table`, then `tail`.
+const fn begins_with_table(sql: &str, head: &[u8], table: &str, tail: &[u8]) -> bool {
+    let (s, t) = (sql.as_bytes(), table.as_bytes());
+    starts_at(s, 0, head) && starts_at(s, head.len(), t) && starts_at(s, head.len() + t.len(), tail)
+}
+
+/// Whether `s[at..]` begins with `p`. (Indexing is bounded by the checks before it; these run
+/// when a `Stmt` constant is compiled, where a panic is a compile error.)
+#[allow(clippy::indexing_slicing)]
+const fn starts_at(s: &[u8], at: usize, p: &[u8]) -> bool {
+    if at + p.len() > s.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < p.len() {
+        if s[at + i] != p[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Whether `word` (upper case) occurs in `sql` as a whole word, in any case.
+#[allow(clippy::indexing_slicing)] // bounded by the loop conditions (see `starts_at`)
+const fn has_word(sql: &str, word: &[u8]) -> bool {
+    let s = sql.as_bytes();
+    let mut at = 0;
+    while at + word.len() <= s.len() {
+        let mut i = 0;
+        while i < word.len() && s[at + i].to_ascii_uppercase() == word[i] {
+            i += 1;
+        }
+        let before = at == 0 || !is_word(s[at - 1]);
+        let after = at + word.len() == s.len() || !is_word(s[at + word.len()]);
+        if i == word.len() && before && after {
+            return true;
+        }
+        at += 1;
+    }
+    false
+}
+
+/// No subquery, `RETURNING`, second statement or string literal.
+#[allow(clippy::indexing_slicing)] // bounded by the loop condition
+const fn plain(sql: &str) -> bool {
+    let s = sql.as_bytes();
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b';' || s[i] == b'\'' {
+            return false;
+        }
+        i += 1;
+    }
+    !has_word(sql, b"SELECT") && !has_word(sql, b"RETURNING")
 }
 
 /// A queued statement.
@@ -222,7 +288,7 @@ pub(crate) fn pg_groups(stmts: Vec<Deferred>) -> Vec<(String, Vec<Arg>)> {
 }
 
 /// `sql` with every `$n` placeholder renumbered `$(n + by)`. Deferred statements hold no string
-/// literals ([`Shape::of`] refuses quotes), so every `$` followed by digits is a placeholder.
+/// literals ([`Stmt`] refuses quotes), so every `$` followed by digits is a placeholder.
 fn shift_params(sql: &str, by: usize) -> String {
     if by == 0 {
         return sql.to_owned();
@@ -280,8 +346,8 @@ mod tests {
         TenantId::parse("probe").unwrap()
     }
 
-    const INSERT: &str = "INSERT INTO probe (tenant_id, id, v) VALUES ($1, $2, $3)";
-    const UPDATE: &str = "UPDATE probe SET v = $3 WHERE tenant_id = $1 AND id = $2";
+    const INSERT: Stmt = Stmt::insert("probe", "INSERT INTO probe (tenant_id, id, v) VALUES ($1, $2, $3)");
+    const UPDATE: Stmt = Stmt::update("probe", "UPDATE probe SET v = $3 WHERE tenant_id = $1 AND id = $2");
 
     async fn create_probe(tx: &mut TenantTx) -> Result<(), StoreError> {
         let sql = "CREATE TABLE probe (tenant_id TEXT NOT NULL, id BIGINT PRIMARY KEY, v BIGINT NOT NULL)";
@@ -345,11 +411,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn write_now_reports_the_constraint_that_refused_the_queue() {
+    async fn send_writes_reports_the_constraint_that_refused_the_queue() {
         for (test_db, db) in stores().await {
             let mut tx = db.begin(&tenant()).await.unwrap();
             tx.defer(INSERT, args!["probe", 1_i64, 1_i64]).await.unwrap();
-            let err = tx.write_now(INSERT, args!["probe", 1_i64, 2_i64]).await.unwrap_err();
+            tx.defer(INSERT, args!["probe", 1_i64, 2_i64]).await.unwrap();
+            let err = tx.send_writes().await.unwrap_err();
             match err {
                 StoreError::Conflict { constraint } => assert!(constraint.contains("probe"), "{constraint}"),
                 other => panic!("{}: {other:?}", test_db.backend()),
@@ -357,47 +424,61 @@ mod tests {
         }
     }
 
-    fn d(sql: &'static str, n: usize) -> Deferred {
-        let shape = Shape::of(sql).expect("deferrable");
-        Deferred { sql, shape, args: (0..n).map(|i| Arg::I64(Some(i as i64))).collect() }
+    fn d(stmt: Stmt, n: usize) -> Deferred {
+        Deferred { sql: stmt.sql, shape: stmt.shape, args: (0..n).map(|i| Arg::I64(Some(i as i64))).collect() }
     }
 
     #[test]
-    fn only_plain_inserts_and_updates_are_deferred() {
-        assert_eq!(Shape::of("INSERT INTO lots (a, b) VALUES ($1, $2)"), Some(Shape::Insert("lots")));
-        assert_eq!(Shape::of("INSERT INTO lots(a) VALUES ($1)"), Some(Shape::Insert("lots")));
-        assert_eq!(Shape::of("UPDATE accounts SET balance = $3 WHERE tenant_id = $1"), Some(Shape::Update("accounts")));
+    fn statements_declare_their_table_and_kind() {
+        assert_eq!(Stmt::insert("lots", "INSERT INTO lots (a, b) VALUES ($1, $2)").shape, Shape::Insert("lots"));
         assert_eq!(
-            Shape::of("INSERT INTO s (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET n = s.n + 1"),
-            Some(Shape::Update("s"))
+            Stmt::update("accounts", "UPDATE accounts SET balance = $3 WHERE tenant_id = $1").shape,
+            Shape::Update("accounts")
         );
-        assert_eq!(Shape::of("SELECT 1"), None);
-        assert_eq!(Shape::of("INSERT INTO t (a) SELECT a FROM u"), None);
-        assert_eq!(Shape::of("UPDATE t SET a = (SELECT max(a) FROM u)"), None);
-        assert_eq!(Shape::of("INSERT INTO t (a) VALUES ($1) RETURNING a"), None);
-        assert_eq!(Shape::of("UPDATE t SET a = 'x'"), None);
-        assert_eq!(Shape::of("DELETE FROM t WHERE a = $1"), None);
+        assert_eq!(
+            Stmt::update("s", "INSERT INTO s (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET n = s.n + 1").shape,
+            Shape::Update("s")
+        );
+    }
+
+    #[test]
+    fn a_statement_that_cannot_be_deferred_is_refused_where_it_is_declared() {
+        let refused = |f: fn() -> Stmt| std::panic::catch_unwind(f).is_err();
+        assert!(refused(|| Stmt::insert("t", "INSERT INTO t (a) SELECT a FROM u")));
+        assert!(refused(|| Stmt::insert("t", "INSERT INTO t (a) VALUES ($1) RETURNING a")));
+        assert!(refused(|| Stmt::insert("t", "INSERT INTO u (a) VALUES ($1)")), "another table");
+        assert!(refused(|| Stmt::insert("t", "INSERT INTO t (a) VALUES ($1) ON CONFLICT DO NOTHING")));
+        assert!(refused(|| Stmt::update("t", "UPDATE t SET a = (SELECT max(a) FROM u)")));
+        assert!(refused(|| Stmt::update("t", "UPDATE t SET a = 'x'")));
+        assert!(refused(|| Stmt::update("t", "DELETE FROM t WHERE a = $1")));
+        assert!(refused(|| Stmt::update("t", "UPDATE t SET a = $1; DELETE FROM t")));
+        assert!(refused(|| Stmt::insert("t", "SELECT 1")));
     }
 
     #[test]
     fn placeholders_are_shifted_past_earlier_statements() {
         assert_eq!(shift_params("VALUES ($1, $2, $10)", 3), "VALUES ($4, $5, $13)");
         assert_eq!(shift_params("a = $1", 0), "a = $1");
-        let (sql, args) =
-            sqlite_text(vec![d("INSERT INTO a (x, y) VALUES ($1, $2)", 2), d("UPDATE b SET x = $2 WHERE t = $1", 2)]);
+        let (sql, args) = sqlite_text(vec![
+            d(Stmt::insert("a", "INSERT INTO a (x, y) VALUES ($1, $2)"), 2),
+            d(Stmt::update("b", "UPDATE b SET x = $2 WHERE t = $1"), 2),
+        ]);
         assert_eq!(sql, "INSERT INTO a (x, y) VALUES ($1, $2);\nUPDATE b SET x = $4 WHERE t = $3");
         assert_eq!(args.len(), 4);
     }
 
+    const LOTS: Stmt = Stmt::insert("lots", "INSERT INTO lots (x) VALUES ($1)");
+    const ACCOUNTS: Stmt = Stmt::update("accounts", "UPDATE accounts SET x = $1");
+
     #[test]
     fn postgres_parts_never_hold_an_update_beside_another_statement_on_its_table() {
         let groups = pg_groups(vec![
-            d("INSERT INTO lots (x) VALUES ($1)", 1),
-            d("INSERT INTO lots (x) VALUES ($1)", 1),
-            d("INSERT INTO entries (x) VALUES ($1)", 1),
-            d("UPDATE accounts SET x = $1", 1),
-            d("UPDATE lots SET x = $1", 1),
-            d("UPDATE accounts SET x = $1", 1),
+            d(LOTS, 1),
+            d(LOTS, 1),
+            d(Stmt::insert("entries", "INSERT INTO entries (x) VALUES ($1)"), 1),
+            d(ACCOUNTS, 1),
+            d(Stmt::update("lots", "UPDATE lots SET x = $1"), 1),
+            d(ACCOUNTS, 1),
         ]);
         let texts: Vec<&str> = groups.iter().map(|(s, _)| s.as_str()).collect();
         assert_eq!(

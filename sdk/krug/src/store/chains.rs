@@ -12,6 +12,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::batch::{Stmt, args};
 use super::{StoreError, TenantTx, Tx, from_ts, on, parse, ts};
 use crate::chain::{ChainDefinition, Progress};
 use crate::types::{Bonus, BusinessId, Category, EntryId, Kopecks, LotId, MemberId, PurchaseId};
@@ -156,6 +157,25 @@ fn reward_from(row: RewardTuple) -> Result<RewardRow, StoreError> {
 fn signed(v: usize) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
+
+const PUT_PROGRESS: Stmt = Stmt::update(
+    "chain_progress",
+    "INSERT INTO chain_progress (tenant_id, chain_id, member_id, progress, updated_at) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, chain_id, member_id) \
+     DO UPDATE SET progress = excluded.progress, updated_at = excluded.updated_at",
+);
+
+const INSERT_CHAIN_STEP: Stmt = Stmt::insert(
+    "chain_steps",
+    "INSERT INTO chain_steps (tenant_id, chain_id, member_id, run, cycle, step, seq, purchase_id, business_id, \
+     amount, prev_progress, made_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+);
+
+const INSERT_CHAIN_REWARD: Stmt = Stmt::insert(
+    "chain_rewards",
+    "INSERT INTO chain_rewards (tenant_id, chain_id, member_id, run, cycle, slot, purchase_id, funded_by, bonus, \
+     entry_id, lot_id, coupon_code, paid_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+);
 
 impl TenantTx {
     /// Stores a new draft chain with its partners (none approved yet).
@@ -325,7 +345,7 @@ impl TenantTx {
         rows.into_iter().map(|(id, p)| Ok((id, parse("progress", serde_json::from_str(&p))?))).collect()
     }
 
-    /// Writes (or replaces) the member's progress in a chain; `None` removes it.
+    /// Writes (or replaces) the member's progress in a chain (deferred); `None` removes it.
     pub(crate) async fn put_progress(
         &mut self,
         chain: Uuid,
@@ -337,13 +357,7 @@ impl TenantTx {
         match progress {
             Some(p) => {
                 let text = json(p)?;
-                on!(self, c => sqlx::query(
-                    "INSERT INTO chain_progress (tenant_id, chain_id, member_id, progress, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, chain_id, member_id) \
-                     DO UPDATE SET progress = excluded.progress, updated_at = excluded.updated_at",
-                )
-                .bind(&tenant).bind(chain).bind(member.as_uuid()).bind(&text).bind(ts(now))
-                .execute(c).await.map(|_| ()))?;
+                self.defer(PUT_PROGRESS, args![&tenant, chain, member.as_uuid(), &text, ts(now)]).await?;
             }
             None => {
                 on!(self, c => sqlx::query(
@@ -356,6 +370,33 @@ impl TenantTx {
         Ok(())
     }
 
+    /// The member's standing in every chain she made a step in: the ordinal of her latest step
+    /// per chain, and the reward slots paid to her as `(chain, run, cycle, slot)` — one statement.
+    pub(crate) async fn chain_standing(
+        &mut self,
+        member: MemberId,
+    ) -> Result<(Vec<(Uuid, i64)>, Vec<(Uuid, u32, u32, usize)>), StoreError> {
+        let tenant = self.tenant_str().to_owned();
+        let rows: Vec<(Uuid, i64, i64, i64, i64)> = on!(self, c => sqlx::query_as(
+            "SELECT chain_id, CAST(0 AS BIGINT), CAST(MAX(seq) AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT) \
+             FROM chain_steps WHERE tenant_id = $1 AND member_id = $2 GROUP BY chain_id \
+             UNION ALL SELECT chain_id, CAST(1 AS BIGINT), CAST(run AS BIGINT), CAST(cycle AS BIGINT), CAST(slot AS BIGINT) \
+             FROM chain_rewards WHERE tenant_id = $1 AND member_id = $2",
+        )
+        .bind(&tenant).bind(member.as_uuid()).fetch_all(c).await)?;
+        let (mut seqs, mut paid) = (Vec::new(), Vec::new());
+        for (chain, kind, a, b, c) in rows {
+            if kind == 0 {
+                seqs.push((chain, a));
+            } else {
+                let n = |v: i64| u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("chain reward key {v}")));
+                let slot = usize::try_from(c).map_err(|_| StoreError::Corrupt(format!("chain reward slot {c}")))?;
+                paid.push((chain, n(a)?, n(b)?, slot));
+            }
+        }
+        Ok((seqs, paid))
+    }
+
     /// The ordinal of the member's latest step in a chain (0: none).
     pub(crate) async fn last_step_seq(&mut self, chain: Uuid, member: MemberId) -> Result<i64, StoreError> {
         let tenant = self.tenant_str().to_owned();
@@ -366,19 +407,28 @@ impl TenantTx {
         Ok(v.unwrap_or(0))
     }
 
-    /// Records a step made.
+    /// Records a step made (deferred).
     pub(crate) async fn insert_chain_step(&mut self, s: &StepRow) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
         let before = s.before.as_ref().map(json).transpose()?;
-        on!(self, c => sqlx::query(
-            "INSERT INTO chain_steps (tenant_id, chain_id, member_id, run, cycle, step, seq, purchase_id, business_id, \
-             amount, prev_progress, made_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        self.defer(
+            INSERT_CHAIN_STEP,
+            args![
+                &tenant,
+                s.chain,
+                s.member.as_uuid(),
+                i64::from(s.run),
+                i64::from(s.cycle),
+                signed(s.step),
+                s.seq,
+                s.purchase.as_uuid(),
+                s.business.as_str(),
+                s.amount.get(),
+                before.as_deref(),
+                ts(s.made_at),
+            ],
         )
-        .bind(&tenant).bind(s.chain).bind(s.member.as_uuid()).bind(i64::from(s.run)).bind(i64::from(s.cycle))
-        .bind(signed(s.step)).bind(s.seq).bind(s.purchase.as_uuid()).bind(s.business.as_str()).bind(s.amount.get())
-        .bind(&before).bind(ts(s.made_at))
-        .execute(c).await.map(|_| ()))?;
-        Ok(())
+        .await
     }
 
     /// The steps a purchase made.
@@ -429,18 +479,28 @@ impl TenantTx {
         Ok(n > 0)
     }
 
-    /// Records a reward paid; a second reward for the same slot is a `Conflict`.
+    /// Records a reward paid (deferred); a second reward for the same slot is a `Conflict`.
     pub(crate) async fn insert_chain_reward(&mut self, r: &RewardRow) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
-        on!(self, c => sqlx::query(
-            "INSERT INTO chain_rewards (tenant_id, chain_id, member_id, run, cycle, slot, purchase_id, funded_by, bonus, \
-             entry_id, lot_id, coupon_code, paid_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        self.defer(
+            INSERT_CHAIN_REWARD,
+            args![
+                &tenant,
+                r.chain,
+                r.member.as_uuid(),
+                i64::from(r.run),
+                i64::from(r.cycle),
+                signed(r.slot),
+                r.purchase.map(|p| p.as_uuid()),
+                r.funded_by.as_str(),
+                r.bonus.get(),
+                r.entry.map(|e| e.as_uuid()),
+                r.lot.map(|l| l.as_uuid()),
+                r.coupon.as_deref(),
+                ts(r.paid_at),
+            ],
         )
-        .bind(&tenant).bind(r.chain).bind(r.member.as_uuid()).bind(i64::from(r.run)).bind(i64::from(r.cycle))
-        .bind(signed(r.slot)).bind(r.purchase.map(|p| p.as_uuid())).bind(r.funded_by.as_str()).bind(r.bonus.get())
-        .bind(r.entry.map(|e| e.as_uuid())).bind(r.lot.map(|l| l.as_uuid())).bind(&r.coupon).bind(ts(r.paid_at))
-        .execute(c).await.map(|_| ()))?;
-        Ok(())
+        .await
     }
 
     /// Rewards paid: by a purchase, to a member, or in a chain.

@@ -12,6 +12,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::batch::{Stmt, args};
 use super::{StoreError, TenantTx, Tx, from_ts, on, parse, ts};
 use crate::coupon::{Coupon, CouponCode, CouponKind, CouponScope, CouponSource, CouponTemplate, CouponTerms, Validity};
 use crate::types::{Bonus, Bps, BusinessId, Category, EntryId, Kopecks, LotId, MemberId, PurchaseId};
@@ -210,6 +211,27 @@ fn bulk_sql(rows: usize) -> String {
     sql.push_str(" ON CONFLICT (tenant_id, code) DO NOTHING");
     sql
 }
+
+const INSERT_REDEMPTION: Stmt = Stmt::insert(
+    "coupon_redemptions",
+    "INSERT INTO coupon_redemptions (tenant_id, redemption_id, code, template_code, member_id, business_id, \
+     purchase_id, discount, bonus, bonus_entry_id, bonus_lot_id, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+);
+
+const COUNT_TEMPLATE_USE: Stmt = Stmt::update(
+    "coupon_templates",
+    "UPDATE coupon_templates SET uses = uses + $3 WHERE tenant_id = $1 AND template_code = $2",
+);
+
+const COUNT_CODE_USE: Stmt =
+    Stmt::update("coupons", "UPDATE coupons SET uses = uses + $3 WHERE tenant_id = $1 AND code = $2");
+
+const INSERT_PERSONAL_COUPON: Stmt = Stmt::insert(
+    "coupons",
+    "INSERT INTO coupons (tenant_id, code, template_code, member_id, source, batch_id, max_uses, uses, \
+     valid_from, valid_until, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10)",
+);
 
 impl TenantTx {
     /// Inserts a template; an existing code is a `Conflict`.
@@ -436,52 +458,68 @@ impl TenantTx {
         count("member uses", n)
     }
 
-    /// Records a coupon's use by a purchase and counts it on the code and the template.
+    /// Records a coupon's use by a purchase and counts it on the code and the template (deferred).
     pub(crate) async fn insert_coupon_redemption(
         &mut self,
         r: &NewRedemption<'_>,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
-        on!(self, c => sqlx::query(
-            "INSERT INTO coupon_redemptions (tenant_id, redemption_id, code, template_code, member_id, business_id, \
-             purchase_id, discount, bonus, bonus_entry_id, bonus_lot_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        self.defer(
+            INSERT_REDEMPTION,
+            args![
+                &tenant,
+                r.id,
+                r.code.as_str(),
+                r.template,
+                r.member.as_uuid(),
+                r.business.as_str(),
+                r.purchase.as_uuid(),
+                r.discount.get(),
+                r.bonus.get(),
+                r.bonus_entry.map(|e| e.as_uuid()),
+                r.bonus_lot.map(|l| l.as_uuid()),
+                ts(now),
+            ],
         )
-        .bind(&tenant)
-        .bind(r.id)
-        .bind(r.code.as_str())
-        .bind(r.template)
-        .bind(r.member.as_uuid())
-        .bind(r.business.as_str())
-        .bind(r.purchase.as_uuid())
-        .bind(r.discount.get())
-        .bind(r.bonus.get())
-        .bind(r.bonus_entry.map(|e| e.as_uuid()))
-        .bind(r.bonus_lot.map(|l| l.as_uuid()))
-        .bind(ts(now))
-        .execute(c).await.map(|_| ()))?;
+        .await?;
         self.count_coupon_use(r.code, r.template, 1).await
     }
 
-    /// Adds `delta` (±1) to the template's and the code's use counts — the template row first,
-    /// the order every writer takes them in (a scan holds the template's lock before it touches
-    /// the code), so a refund and a scan of the same promo code cannot deadlock.
+    /// Adds `delta` (±1) to the template's and the code's use counts (deferred) — the template
+    /// row first, the order every writer takes them in (a scan holds the template's lock before
+    /// it touches the code), so a refund and a scan of the same promo code cannot deadlock.
     async fn count_coupon_use(&mut self, code: &CouponCode, template: &str, delta: i64) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
-        on!(self, c => sqlx::query(
-            "UPDATE coupon_templates SET uses = uses + $3 WHERE tenant_id = $1 AND template_code = $2",
+        self.defer(COUNT_TEMPLATE_USE, args![&tenant, template, delta]).await?;
+        self.defer(COUNT_CODE_USE, args![&tenant, code.as_str(), delta]).await
+    }
+
+    /// Inserts one personal coupon (deferred); a code that already exists is a `Conflict` on
+    /// `coupons`, and the command that drew it runs again with a new code.
+    pub(crate) async fn insert_personal_coupon(
+        &mut self,
+        code: &CouponCode,
+        issue: Issue<'_>,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let tenant = self.tenant_str().to_owned();
+        self.defer(
+            INSERT_PERSONAL_COUPON,
+            args![
+                &tenant,
+                code.as_str(),
+                issue.template,
+                issue.member.map(|m| m.as_uuid()),
+                issue.source.as_str(),
+                issue.batch,
+                issue.max_uses.map(i64::from),
+                ts(issue.valid_from),
+                ts(issue.valid_until),
+                ts(now),
+            ],
         )
-        .bind(&tenant)
-        .bind(template)
-        .bind(delta)
-        .execute(c).await.map(|_| ()))?;
-        on!(self, c => sqlx::query("UPDATE coupons SET uses = uses + $3 WHERE tenant_id = $1 AND code = $2")
-            .bind(&tenant)
-            .bind(code.as_str())
-            .bind(delta)
-            .execute(c).await.map(|_| ()))?;
-        Ok(())
+        .await
     }
 
     /// The coupon use of a purchase, if any.

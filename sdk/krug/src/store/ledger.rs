@@ -4,7 +4,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::batch::args;
+use super::batch::{Stmt, args};
 use super::{StoreError, TenantTx, from_ts, on, parse, ts};
 use crate::ledger::{Account, Entry, EntryKind, Lot, Plan, Source};
 use crate::status::HeldStatus;
@@ -65,6 +65,39 @@ fn account_from(row: AccountTuple) -> Result<StoredAccount, StoreError> {
 fn tier(value: Option<String>) -> Result<Option<TierCode>, StoreError> {
     value.map(|t| parse("tier", TierCode::parse(&t))).transpose()
 }
+
+const INSERT_LOT: Stmt = Stmt::insert(
+    "lots",
+    "INSERT INTO lots (tenant_id, lot_id, member_id, issuer_business_id, source, purchase_id, amount, \
+                 remaining, available_at, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+);
+
+const UPDATE_LOT_REMAINING: Stmt =
+    Stmt::update("lots", "UPDATE lots SET remaining = $3 WHERE tenant_id = $1 AND lot_id = $2");
+
+const UPDATE_ACCOUNT: Stmt = Stmt::update(
+    "accounts",
+    "UPDATE accounts SET balance = $3, debt = $4, updated_at = $5 WHERE tenant_id = $1 AND member_id = $2",
+);
+
+const UPDATE_ACCOUNT_AND_STATUS: Stmt = Stmt::update(
+    "accounts",
+    "UPDATE accounts SET balance = $3, debt = $4, updated_at = $5, earned_tier = $6, below_since = $7, \
+                     invited_tier = $8 WHERE tenant_id = $1 AND member_id = $2",
+);
+
+const INSERT_ENTRY: Stmt = Stmt::insert(
+    "entries",
+    "INSERT INTO entries (tenant_id, entry_id, member_id, kind, amount, source, business_id, purchase_id, \
+             reverses_entry_id, debt_delta, reason, actor, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+);
+
+const INSERT_LOT_MOVE: Stmt = Stmt::insert(
+    "lot_moves",
+    "INSERT INTO lot_moves (tenant_id, entry_id, seq, lot_id, issuer_business_id, redeemer_business_id, \
+                 amount, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+);
 
 impl TenantTx {
     /// Opens an empty account for a new member.
@@ -246,8 +279,7 @@ impl TenantTx {
         for id in &plan.new_lots {
             let lot = find(id)?;
             self.defer(
-                "INSERT INTO lots (tenant_id, lot_id, member_id, issuer_business_id, source, purchase_id, amount, \
-                 remaining, available_at, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                INSERT_LOT,
                 args![
                     &tenant,
                     lot.id.as_uuid(),
@@ -266,11 +298,7 @@ impl TenantTx {
         }
         for id in &plan.touched {
             let lot = find(id)?;
-            self.defer(
-                "UPDATE lots SET remaining = $3 WHERE tenant_id = $1 AND lot_id = $2",
-                args![&tenant, lot.id.as_uuid(), lot.remaining.get()],
-            )
-            .await?;
+            self.defer(UPDATE_LOT_REMAINING, args![&tenant, lot.id.as_uuid(), lot.remaining.get()]).await?;
         }
         for entry in &plan.entries {
             self.insert_entry(member, entry).await?;
@@ -278,16 +306,12 @@ impl TenantTx {
         let balance = account.balance().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         match held {
             None => {
-                self.defer(
-                    "UPDATE accounts SET balance = $3, debt = $4, updated_at = $5 WHERE tenant_id = $1 AND member_id = $2",
-                    args![&tenant, member.as_uuid(), balance.get(), account.debt.get(), ts(now)],
-                )
-                .await
+                self.defer(UPDATE_ACCOUNT, args![&tenant, member.as_uuid(), balance.get(), account.debt.get(), ts(now)])
+                    .await
             }
             Some(held) => {
                 self.defer(
-                    "UPDATE accounts SET balance = $3, debt = $4, updated_at = $5, earned_tier = $6, below_since = $7, \
-                     invited_tier = $8 WHERE tenant_id = $1 AND member_id = $2",
+                    UPDATE_ACCOUNT_AND_STATUS,
                     args![
                         &tenant,
                         member.as_uuid(),
@@ -307,9 +331,7 @@ impl TenantTx {
     async fn insert_entry(&mut self, member: MemberId, entry: &Entry) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
         self.defer(
-            "INSERT INTO entries (tenant_id, entry_id, member_id, kind, amount, source, business_id, purchase_id, \
-             reverses_entry_id, debt_delta, reason, actor, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            INSERT_ENTRY,
             args![
                 &tenant,
                 entry.id.as_uuid(),
@@ -330,8 +352,7 @@ impl TenantTx {
         for (seq, mv) in entry.moves.iter().enumerate() {
             let seq = i32::try_from(seq).map_err(|_| StoreError::Corrupt("too many lot moves".into()))?;
             self.defer(
-                "INSERT INTO lot_moves (tenant_id, entry_id, seq, lot_id, issuer_business_id, redeemer_business_id, \
-                 amount, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                INSERT_LOT_MOVE,
                 args![
                     &tenant,
                     entry.id.as_uuid(),

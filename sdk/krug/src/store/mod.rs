@@ -14,6 +14,7 @@
 pub(crate) mod batch;
 mod chains;
 mod coupons;
+mod decision;
 mod events;
 mod identity;
 mod ledger;
@@ -320,27 +321,19 @@ impl TenantTx {
         Ok(&mut self.tx)
     }
 
-    /// Queues a write that nothing waits for: it is sent with the transaction's next statement
-    /// (or its commit), and its failure is that statement's failure. A statement that cannot be
-    /// queued safely (see [`batch::Shape::of`]) is sent at once.
-    pub(crate) async fn defer(&mut self, sql: &'static str, args: Vec<batch::Arg>) -> Result<(), StoreError> {
+    /// Queues a write that nothing waits for: it is sent with the transaction's next statement,
+    /// its [`TenantTx::send_writes`] or its commit.
+    pub(crate) async fn defer(&mut self, stmt: batch::Stmt, args: Vec<batch::Arg>) -> Result<(), StoreError> {
         if self.pending.full_for(args.len()) {
             self.flush().await?;
         }
-        match batch::Shape::of(sql) {
-            Some(shape) => self.pending.push(batch::Deferred { sql, shape, args }),
-            None => {
-                self.pending.push(batch::Deferred { sql, shape: batch::Shape::Opaque, args });
-                self.flush().await?;
-            }
-        }
+        self.pending.push(batch::Deferred { sql: stmt.sql, shape: stmt.shape, args });
         Ok(())
     }
 
-    /// Queues `sql` and sends the queue with it now: for the last write of a command whose
-    /// failure must be told apart by the caller (the error names the constraint that refused it).
-    pub(crate) async fn write_now(&mut self, sql: &'static str, args: Vec<batch::Arg>) -> Result<(), StoreError> {
-        self.defer(sql, args).await?;
+    /// Sends the deferred writes now, so that their failure (the constraint that refused one) is
+    /// reported here, to the command that queued them, and not to whatever statement comes next.
+    pub(crate) async fn send_writes(&mut self) -> Result<(), StoreError> {
         self.flush().await
     }
 

@@ -5,7 +5,9 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::batch::{Stmt, args};
 use super::{StoreError, TenantTx, from_ts, on, parse, ts};
+use crate::offer::policy::Usage;
 use crate::types::{Bonus, BusinessId, EntryId, LotId, MemberId, OfferId, PurchaseId};
 
 /// An offer row.
@@ -132,6 +134,34 @@ fn version_from(row: VersionTuple) -> Result<VersionRow, StoreError> {
         updated_at: from_ts(updated_at)?,
     })
 }
+
+const COUNT_OFFER_SPEND: Stmt = Stmt::update(
+    "offers",
+    "UPDATE offers SET spent = spent + $3, activations = activations + 1 WHERE tenant_id = $1 AND offer_id = $2",
+);
+
+const INSERT_ACTIVATION: Stmt = Stmt::insert(
+    "offer_activations",
+    "INSERT INTO offer_activations (tenant_id, purchase_id, offer_id, version, member_id, business_id, bonus, \
+     entry_id, lot_id, coupons_json, badges_json, day, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+);
+
+const ADD_OFFER_STATS: Stmt = Stmt::update(
+    "offer_stats",
+    "INSERT INTO offer_stats (tenant_id, offer_id, version, day, matched, revenue, activations, bonus, failures) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (tenant_id, offer_id, version, day) DO UPDATE SET \
+       matched = offer_stats.matched + excluded.matched, revenue = offer_stats.revenue + excluded.revenue, \
+       activations = offer_stats.activations + excluded.activations, bonus = offer_stats.bonus + excluded.bonus, \
+       failures = offer_stats.failures + excluded.failures",
+);
+
+const AWARD_BADGE: Stmt = Stmt::update(
+    "member_badges",
+    "INSERT INTO member_badges (tenant_id, member_id, code, offer_id, purchase_id, awarded_at) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, member_id, code) DO NOTHING",
+);
 
 impl TenantTx {
     /// Inserts a new offer with its first version number.
@@ -322,94 +352,120 @@ impl TenantTx {
             .collect())
     }
 
-    /// The member's earlier purchases at the business (this one excluded): count, net spend, the
-    /// last one's time.
+    /// The member's purchases at the business so far: count, net spend, the last one's time.
     pub(crate) async fn visits_at(
         &mut self,
         member: MemberId,
         business: &BusinessId,
-        except: PurchaseId,
     ) -> Result<(i64, i64, Option<i64>), StoreError> {
         let tenant = self.tenant_str().to_owned();
         let row: (i64, i64, Option<i64>) = on!(self, c => sqlx::query_as(
             "SELECT CAST(COUNT(*) AS BIGINT), CAST(COALESCE(SUM(amount - refunded), 0) AS BIGINT), MAX(purchased_at) \
-             FROM purchases WHERE tenant_id = $1 AND member_id = $2 AND business_id = $3 AND purchase_id <> $4",
+             FROM purchases WHERE tenant_id = $1 AND member_id = $2 AND business_id = $3",
         )
         .bind(&tenant)
         .bind(member.as_uuid())
         .bind(business.as_str())
-        .bind(except.as_uuid())
         .fetch_one(c)
         .await)?;
         Ok(row)
     }
 
-    /// What the offer gave today (all versions) and what it gave this member so far:
-    /// `(today's bonus, member's count, member's bonus)`. Read after [`TenantTx::lock_offer`].
-    pub(crate) async fn offer_usage(
+    /// What each of `offers` has used: its total spend (read under its row lock on PostgreSQL
+    /// when `lock` — on SQLite the write transaction holds the database lock), what it gave today
+    /// (all versions) and what it gave this member so far, by offer id. Two statements on
+    /// PostgreSQL when locking (the usage must be read by a statement that starts after the lock
+    /// is held), one otherwise.
+    pub(crate) async fn offer_usages(
         &mut self,
-        offer: OfferId,
+        offers: &[OfferId],
         member: MemberId,
         day: &str,
-    ) -> Result<(i64, i64, i64), StoreError> {
+        lock: bool,
+    ) -> Result<Vec<(OfferId, Usage)>, StoreError> {
+        if offers.is_empty() {
+            return Ok(Vec::new());
+        }
         let tenant = self.tenant_str().to_owned();
-        let row: (i64, i64, i64) = on!(self, c => sqlx::query_as(
-            "SELECT CAST(COALESCE((SELECT SUM(bonus) FROM offer_stats WHERE tenant_id = $1 AND offer_id = $2 AND day = $4), 0) AS BIGINT), \
-                    CAST((SELECT COUNT(*) FROM offer_activations WHERE tenant_id = $1 AND offer_id = $2 AND member_id = $3) AS BIGINT), \
-                    CAST(COALESCE((SELECT SUM(bonus) FROM offer_activations WHERE tenant_id = $1 AND offer_id = $2 AND member_id = $3), 0) AS BIGINT)",
-        )
-        .bind(&tenant)
-        .bind(offer.as_uuid())
-        .bind(member.as_uuid())
-        .bind(day)
-        .fetch_one(c)
-        .await)?;
-        Ok(row)
+        let list = (0..offers.len()).map(|i| format!("${}", i + 4)).collect::<Vec<_>>().join(", ");
+        if lock && matches!(self.flushed().await?, super::Tx::Postgres(_)) {
+            // Locked in offer-id order, the order every purchase takes them in: no deadlock.
+            let ids = (0..offers.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT offer_id FROM offers WHERE tenant_id = $1 AND offer_id IN ({ids}) ORDER BY offer_id FOR UPDATE"
+            );
+            let _locked: Vec<(Uuid,)> = on!(self, c => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(&tenant);
+                for o in offers {
+                    q = q.bind(o.as_uuid());
+                }
+                q.fetch_all(c).await
+            })?;
+        }
+        let sql = format!(
+            "SELECT o.offer_id, o.spent, \
+               CAST(COALESCE((SELECT SUM(s.bonus) FROM offer_stats s WHERE s.tenant_id = $1 AND s.offer_id = o.offer_id AND s.day = $3), 0) AS BIGINT), \
+               CAST((SELECT COUNT(*) FROM offer_activations a WHERE a.tenant_id = $1 AND a.offer_id = o.offer_id AND a.member_id = $2) AS BIGINT), \
+               CAST(COALESCE((SELECT SUM(a.bonus) FROM offer_activations a WHERE a.tenant_id = $1 AND a.offer_id = o.offer_id AND a.member_id = $2), 0) AS BIGINT) \
+             FROM offers o WHERE o.tenant_id = $1 AND o.offer_id IN ({list}) ORDER BY o.offer_id"
+        );
+        let rows: Vec<(Uuid, i64, i64, i64, i64)> = on!(self, c => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(&tenant).bind(member.as_uuid()).bind(day);
+            for o in offers {
+                q = q.bind(o.as_uuid());
+            }
+            q.fetch_all(c).await
+        })?;
+        rows.into_iter()
+            .map(|(id, spent, today, count, bonus)| {
+                Ok((
+                    OfferId::from_uuid(id),
+                    Usage {
+                        spent: parse("offer spent", Bonus::new(spent))?,
+                        today: parse("offer today", Bonus::new(today))?,
+                        member_count: u32::try_from(count).unwrap_or(u32::MAX),
+                        member_bonus: parse("offer member bonus", Bonus::new(bonus))?,
+                    },
+                ))
+            })
+            .collect()
     }
 
-    /// Adds one activation and its bonus to the offer's counters.
+    /// Adds one activation and its bonus to the offer's counters (deferred).
     pub(crate) async fn count_offer_spend(&mut self, offer: OfferId, bonus: Bonus) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
-        on!(self, c => sqlx::query(
-            "UPDATE offers SET spent = spent + $3, activations = activations + 1 WHERE tenant_id = $1 AND offer_id = $2",
-        )
-        .bind(&tenant)
-        .bind(offer.as_uuid())
-        .bind(bonus.get())
-        .execute(c).await.map(|_| ()))?;
-        Ok(())
+        self.defer(COUNT_OFFER_SPEND, args![&tenant, offer.as_uuid(), bonus.get()]).await
     }
 
-    /// Records an offer fired on a purchase.
+    /// Records an offer fired on a purchase (deferred).
     pub(crate) async fn insert_activation(
         &mut self,
         a: &NewActivation<'_>,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
-        on!(self, c => sqlx::query(
-            "INSERT INTO offer_activations (tenant_id, purchase_id, offer_id, version, member_id, business_id, bonus, \
-             entry_id, lot_id, coupons_json, badges_json, day, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        self.defer(
+            INSERT_ACTIVATION,
+            args![
+                &tenant,
+                a.purchase.as_uuid(),
+                a.offer.as_uuid(),
+                a.version,
+                a.member.as_uuid(),
+                a.business.as_str(),
+                a.bonus.get(),
+                a.entry.map(|e| e.as_uuid()),
+                a.lot.map(|l| l.as_uuid()),
+                a.coupons_json,
+                a.badges_json,
+                a.day,
+                ts(now),
+            ],
         )
-        .bind(&tenant)
-        .bind(a.purchase.as_uuid())
-        .bind(a.offer.as_uuid())
-        .bind(a.version)
-        .bind(a.member.as_uuid())
-        .bind(a.business.as_str())
-        .bind(a.bonus.get())
-        .bind(a.entry.map(|e| e.as_uuid()))
-        .bind(a.lot.map(|l| l.as_uuid()))
-        .bind(a.coupons_json)
-        .bind(a.badges_json)
-        .bind(a.day)
-        .bind(ts(now))
-        .execute(c).await.map(|_| ()))?;
-        Ok(())
+        .await
     }
 
-    /// Adds `d` to the `(offer, version, day)` statistics row, creating it when missing.
+    /// Adds `d` to the `(offer, version, day)` statistics row, creating it when missing (deferred).
     pub(crate) async fn add_offer_stats(
         &mut self,
         offer: OfferId,
@@ -418,25 +474,11 @@ impl TenantTx {
         d: StatDelta,
     ) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
-        on!(self, c => sqlx::query(
-            "INSERT INTO offer_stats (tenant_id, offer_id, version, day, matched, revenue, activations, bonus, failures) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (tenant_id, offer_id, version, day) DO UPDATE SET \
-               matched = offer_stats.matched + excluded.matched, revenue = offer_stats.revenue + excluded.revenue, \
-               activations = offer_stats.activations + excluded.activations, bonus = offer_stats.bonus + excluded.bonus, \
-               failures = offer_stats.failures + excluded.failures",
+        self.defer(
+            ADD_OFFER_STATS,
+            args![&tenant, offer.as_uuid(), version, day, d.matched, d.revenue, d.activations, d.bonus, d.failures],
         )
-        .bind(&tenant)
-        .bind(offer.as_uuid())
-        .bind(version)
-        .bind(day)
-        .bind(d.matched)
-        .bind(d.revenue)
-        .bind(d.activations)
-        .bind(d.bonus)
-        .bind(d.failures)
-        .execute(c).await.map(|_| ()))?;
-        Ok(())
+        .await
     }
 
     /// The offer's statistics rows, by version then day.
@@ -486,7 +528,7 @@ impl TenantTx {
             .collect()
     }
 
-    /// Gives the member a badge once; awarding it again changes nothing.
+    /// Gives the member a badge once; awarding it again changes nothing (deferred).
     pub(crate) async fn award_badge(
         &mut self,
         member: MemberId,
@@ -496,18 +538,8 @@ impl TenantTx {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
-        on!(self, c => sqlx::query(
-            "INSERT INTO member_badges (tenant_id, member_id, code, offer_id, purchase_id, awarded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, member_id, code) DO NOTHING",
-        )
-        .bind(&tenant)
-        .bind(member.as_uuid())
-        .bind(code)
-        .bind(offer.as_uuid())
-        .bind(purchase.as_uuid())
-        .bind(ts(now))
-        .execute(c).await.map(|_| ()))?;
-        Ok(())
+        self.defer(AWARD_BADGE, args![&tenant, member.as_uuid(), code, offer.as_uuid(), purchase.as_uuid(), ts(now)])
+            .await
     }
 
     /// The member's badges, oldest first: `(code, awarded at)`.

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::batch::args;
+use super::batch::{Stmt, args};
 use super::{StoreError, TenantTx, from_ts, on, parse, ts};
 use crate::status::SpendStats;
 use crate::types::{Bonus, BusinessId, Category, EntryId, Kopecks, LotId, MemberId, PurchaseId};
@@ -64,14 +64,31 @@ pub(crate) struct PurchaseRow {
 /// One audit row: actor, action, target, detail, client address, time.
 pub(crate) type AuditRow = (String, String, String, String, Option<String>, OffsetDateTime);
 
+const INSERT_PURCHASE: Stmt = Stmt::insert(
+    "purchases",
+    "INSERT INTO purchases (tenant_id, purchase_id, member_id, business_id, receipt_id, category, amount, \
+             redeemed, accrued, refunded, contribution, accrual_entry_id, accrual_lot_id, redemption_entry_id, purchased_at, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14, $15)",
+);
+
+const INSERT_BUDGET_ENTRY: Stmt = Stmt::insert(
+    "budget_entries",
+    "INSERT INTO budget_entries (tenant_id, entry_id, kind, business_id, purchase_id, amount, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+);
+
+const INSERT_IDEMPOTENCY: Stmt = Stmt::insert(
+    "idempotency",
+    "INSERT INTO idempotency (tenant_id, scope, key, request_hash, response, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+);
+
 impl TenantTx {
     /// Inserts a purchase; a receipt id already used at this business is a `Conflict`.
     pub(crate) async fn insert_purchase(&mut self, p: &NewPurchase, now: OffsetDateTime) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
         self.defer(
-            "INSERT INTO purchases (tenant_id, purchase_id, member_id, business_id, receipt_id, category, amount, \
-             redeemed, accrued, refunded, contribution, accrual_entry_id, accrual_lot_id, redemption_entry_id, purchased_at, \
-             created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $12, $13, $14, $15)",
+            INSERT_PURCHASE,
             args![
                 &tenant,
                 p.id.as_uuid(),
@@ -186,8 +203,7 @@ impl TenantTx {
         let BudgetEntry { kind, business, purchase, amount } = entry;
         let signed = if kind == BudgetEntry::REVERSAL { -amount.get() } else { amount.get() };
         self.defer(
-            "INSERT INTO budget_entries (tenant_id, entry_id, kind, business_id, purchase_id, amount, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            INSERT_BUDGET_ENTRY,
             args![&tenant, id.as_uuid(), kind, business.as_str(), purchase.as_uuid(), signed, ts(now)],
         )
         .await
@@ -249,12 +265,7 @@ impl TenantTx {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
-        self.defer(
-            "INSERT INTO idempotency (tenant_id, scope, key, request_hash, response, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            args![&tenant, scope, key, request_hash, response, ts(now)],
-        )
-        .await
+        self.defer(INSERT_IDEMPOTENCY, args![&tenant, scope, key, request_hash, response, ts(now)]).await
     }
 
     /// Appends an audit record; `client` is the actor's address when the caller knows it.

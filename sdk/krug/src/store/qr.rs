@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::batch::args;
+use super::batch::{Stmt, args};
 use super::{StoreError, TenantTx, on, ts};
 use crate::types::{MemberId, PurchaseId};
 
@@ -23,6 +23,11 @@ pub(crate) enum QrSecretRow {
 fn step_value(step: u64) -> Result<i64, StoreError> {
     i64::try_from(step).map_err(|_| StoreError::Corrupt(format!("QR step {step} out of range")))
 }
+
+const INSERT_QR_USE: Stmt = Stmt::insert(
+    "qr_uses",
+    "INSERT INTO qr_uses (tenant_id, member_id, step, purchase_id, created_at) VALUES ($1, $2, $3, $4, $5)",
+);
 
 impl TenantTx {
     /// Stores the member's sealed secret, replacing any earlier one (codes from the old secret
@@ -70,10 +75,11 @@ impl TenantTx {
         })
     }
 
-    /// Claims the member's code for `step` for `purchase`; a code already claimed is a
-    /// `Conflict`. On PostgreSQL a concurrent claim of the same code waits here until the first
-    /// commits (then conflicts) or rolls back (then succeeds), so exactly one scan can hold a code.
-    pub(crate) async fn claim_qr_step(
+    /// Queues the claim of the member's code for `step` for `purchase`, sent with the
+    /// purchase's other writes; a code already claimed is a `Conflict` on `qr_uses`. On
+    /// PostgreSQL a concurrent claim of the same code waits until the first commits (then
+    /// conflicts) or rolls back (then succeeds), so exactly one scan can hold a code.
+    pub(crate) async fn queue_qr_claim(
         &mut self,
         member: MemberId,
         step: u64,
@@ -82,10 +88,6 @@ impl TenantTx {
     ) -> Result<(), StoreError> {
         let tenant = self.tenant_str().to_owned();
         let step = step_value(step)?;
-        self.write_now(
-            "INSERT INTO qr_uses (tenant_id, member_id, step, purchase_id, created_at) VALUES ($1, $2, $3, $4, $5)",
-            args![&tenant, member.as_uuid(), step, purchase.as_uuid(), ts(now)],
-        )
-        .await
+        self.defer(INSERT_QR_USE, args![&tenant, member.as_uuid(), step, purchase.as_uuid(), ts(now)]).await
     }
 }
