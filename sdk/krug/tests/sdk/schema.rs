@@ -237,16 +237,14 @@ async fn sqlite_schema(url: &str) -> Schema {
     let pool = sqlx::SqlitePool::connect(url).await.unwrap();
     let mut schema = Schema::new();
 
-    let columns: Vec<(String, String, String, bool, Option<String>, i64)> = sqlx::query_as(
+    let columns: Vec<(String, String, String, bool, Option<String>, i64)> = catalogue(
+        &pool,
         "SELECT m.name, p.name, p.type, p.\"notnull\", p.dflt_value, p.pk \
          FROM sqlite_master m JOIN pragma_table_info(m.name) p \
          WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> $1 \
          ORDER BY m.name, p.cid",
     )
-    .bind(SQLX_TABLE)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    .await;
     let mut primary: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
     for (table, name, declared, not_null, default, pk) in columns {
         if pk > 0 {
@@ -263,32 +261,28 @@ async fn sqlite_schema(url: &str) -> Schema {
 
     // origin: 'pk' (the primary key's own index: compared as the primary key), 'u' (a UNIQUE
     // constraint), 'c' (CREATE [UNIQUE] INDEX). A NULL column name is an expression.
-    let index_columns: Vec<(String, String, bool, String, bool, Option<String>)> = sqlx::query_as(
+    let index_columns: Vec<(String, String, bool, String, bool, Option<String>)> = catalogue(
+        &pool,
         "SELECT m.name, l.name, l.\"unique\", l.origin, l.partial, i.name \
          FROM sqlite_master m JOIN pragma_index_list(m.name) l JOIN pragma_index_info(l.name) i \
          WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> $1 \
          ORDER BY m.name, l.name, i.seqno",
     )
-    .bind(SQLX_TABLE)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    .await;
     let index_columns = index_columns
         .into_iter()
         .filter(|(.., origin, _, _)| origin != "pk")
         .map(|(table, index, unique, _, partial, column)| (table, index, unique, partial, column));
     add_indexes(&mut schema, index_columns);
 
-    let fk_columns: Vec<FkRow<i64>> = sqlx::query_as(
+    let fk_columns: Vec<FkRow<i64>> = catalogue(
+        &pool,
         "SELECT m.name, f.id, f.\"table\", f.\"from\", f.\"to\", f.on_update, f.on_delete \
          FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f \
          WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> $1 \
          ORDER BY m.name, f.id, f.seq",
     )
-    .bind(SQLX_TABLE)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    .await;
     pool.close().await;
     add_foreign_keys(&mut schema, fk_columns);
     schema
@@ -300,7 +294,8 @@ async fn postgres_schema(url: &str) -> Schema {
     let pool = sqlx::PgPool::connect(url).await.unwrap();
     let mut schema = Schema::new();
 
-    let columns: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+    let columns: Vec<(String, String, String, String, Option<String>)> = catalogue(
+        &pool,
         "SELECT c.table_name::text, c.column_name::text, c.udt_name::text, c.is_nullable::text, \
                 c.column_default::text \
          FROM information_schema.columns c \
@@ -308,17 +303,15 @@ async fn postgres_schema(url: &str) -> Schema {
          WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' AND c.table_name <> $1 \
          ORDER BY c.table_name, c.ordinal_position",
     )
-    .bind(SQLX_TABLE)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    .await;
     for (table, name, udt_name, nullable, default) in columns {
         let default = default.as_deref().map(normalise_default);
         let column = Column { name, class: Class::of_postgres(&udt_name), not_null: nullable == "NO", default };
         schema.entry(table).or_default().columns.push(column);
     }
 
-    let key_columns: Vec<(String, String)> = sqlx::query_as(
+    let key_columns: Vec<(String, String)> = catalogue(
+        &pool,
         "SELECT t.relname::text, a.attname::text \
          FROM pg_constraint con \
          JOIN pg_class t ON t.oid = con.conrelid \
@@ -328,16 +321,14 @@ async fn postgres_schema(url: &str) -> Schema {
          WHERE con.contype = 'p' AND n.nspname = current_schema() AND t.relname <> $1 \
          ORDER BY t.relname, k.ord",
     )
-    .bind(SQLX_TABLE)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    .await;
     for (table, column) in key_columns {
         schema.entry(table).or_default().primary_key.push(column);
     }
 
     // Key columns only (not INCLUDE ones); attnum 0 is an expression.
-    let index_columns: Vec<(String, String, bool, bool, Option<String>)> = sqlx::query_as(
+    let index_columns: Vec<(String, String, bool, bool, Option<String>)> = catalogue(
+        &pool,
         "SELECT t.relname::text, i.relname::text, x.indisunique, x.indpred IS NOT NULL, a.attname::text \
          FROM pg_index x \
          JOIN pg_class i ON i.oid = x.indexrelid \
@@ -348,13 +339,11 @@ async fn postgres_schema(url: &str) -> Schema {
          WHERE NOT x.indisprimary AND k.ord <= x.indnkeyatts AND n.nspname = current_schema() AND t.relname <> $1 \
          ORDER BY t.relname, i.relname, k.ord",
     )
-    .bind(SQLX_TABLE)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    .await;
     add_indexes(&mut schema, index_columns);
 
-    let fk_columns: Vec<(String, String, String, String, String, String, String)> = sqlx::query_as(
+    let fk_columns: Vec<(String, String, String, String, String, String, String)> = catalogue(
+        &pool,
         "SELECT t.relname::text, con.conname::text, r.relname::text, a.attname::text, ra.attname::text, \
                 con.confupdtype::text, con.confdeltype::text \
          FROM pg_constraint con \
@@ -367,10 +356,7 @@ async fn postgres_schema(url: &str) -> Schema {
          WHERE con.contype = 'f' AND n.nspname = current_schema() AND t.relname <> $1 \
          ORDER BY t.relname, con.conname, k.ord",
     )
-    .bind(SQLX_TABLE)
-    .fetch_all(&pool)
-    .await
-    .unwrap();
+    .await;
     pool.close().await;
     let fk_columns =
         fk_columns.into_iter().map(|(table, constraint, target, column, reference, on_update, on_delete)| {
@@ -378,6 +364,18 @@ async fn postgres_schema(url: &str) -> Schema {
         });
     add_foreign_keys(&mut schema, fk_columns);
     schema
+}
+
+/// Runs one catalogue query, whose `$1` is sqlx's own table (left out everywhere).
+async fn catalogue<DB, T>(pool: &sqlx::Pool<DB>, sql: &'static str) -> Vec<T>
+where
+    DB: sqlx::Database,
+    T: for<'r> sqlx::FromRow<'r, DB::Row> + Send + Unpin,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+{
+    sqlx::query_as(sql).bind(SQLX_TABLE).fetch_all(pool).await.unwrap()
 }
 
 /// A column default in one spelling: outer parentheses and PostgreSQL's trailing cast
