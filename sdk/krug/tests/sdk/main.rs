@@ -16,6 +16,7 @@ mod journey;
 mod offers;
 mod personal_data;
 mod qr_scan;
+mod schema;
 mod sessions;
 mod tenant_admin;
 mod tiers;
