@@ -93,6 +93,9 @@ pub enum ApiError {
     /// Something failed on our side; the body says nothing more.
     #[oai(status = 500, content_type = "application/problem+json")]
     Internal(Json<Problem>),
+    /// The store is overloaded (`store_busy`); nothing was done, retry after the given seconds.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    ServiceUnavailable(Json<Problem>, #[oai(header = "Retry-After")] u32),
 }
 
 /// Turns poem-openapi's request-parsing failures into a 400 problem.
@@ -158,15 +161,18 @@ impl ApiError {
             409 => ApiError::Conflict(Json(p)),
             422 => ApiError::Unprocessable(Json(p)),
             429 => ApiError::TooManyRequests(Json(p), retry_after.unwrap_or(60)),
+            503 => ApiError::ServiceUnavailable(Json(p), retry_after.unwrap_or(1)),
             _ => ApiError::Internal(Json(Problem { status: 500, ..p })),
         }
     }
 }
 
 impl From<krug::Error> for ApiError {
+    /// The one path from an SDK error to a problem: its code and status from the SDK's error
+    /// table, its Retry-After from [`krug::Error::retry_after`]. An `internal` failure is opaque.
     fn from(err: krug::Error) -> ApiError {
         let status = err.http_status();
-        if status >= 500 {
+        if status == 500 {
             return ApiError::internal(&err);
         }
         let mut p = Problem::new(status, err.code(), err.to_string());
@@ -180,19 +186,14 @@ impl From<krug::Error> for ApiError {
                 problems.iter().map(|c| FieldProblem { field: c.field.clone(), message: c.message.clone() }).collect(),
             );
         }
-        let retry_after = retry_after(&err);
-        ApiError::from_problem(p, retry_after)
+        ApiError::from_problem(p, err.retry_after().map(whole_seconds))
     }
 }
 
-/// The Retry-After of a rate-limit refusal from the SDK, when it says one.
-fn retry_after(err: &krug::Error) -> Option<u32> {
-    match err {
-        krug::Error::RateLimited { retry_after_seconds } => Some(*retry_after_seconds),
-        // A code killed by wrong attempts: a new one can be asked for after the per-minute limit.
-        krug::Error::TooManyAttempts => Some(60),
-        _ => None,
-    }
+/// A wait as a Retry-After value: whole seconds, rounded up, at least 1.
+fn whole_seconds(wait: std::time::Duration) -> u32 {
+    let secs = wait.as_secs().saturating_add(u64::from(wait.subsec_nanos() > 0));
+    u32::try_from(secs).unwrap_or(u32::MAX).max(1)
 }
 
 /// Rewrites any error that did not come from a handler's `ApiError` (poem's parse, auth and
@@ -245,4 +246,40 @@ pub fn problem_response(problem: &Problem) -> Response {
         .content_type(PROBLEM_JSON)
         .body(body)
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use krug::StoreError;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_busy_store_answers_503_problem_with_retry_after_in_whole_seconds() {
+        let busy = krug::Error::Store(StoreError::Busy { retry_after: std::time::Duration::from_millis(1500) });
+        let resp = ApiError::from(busy).into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.content_type(), Some(PROBLEM_JSON));
+        assert_eq!(resp.headers().get("Retry-After").and_then(|v| v.to_str().ok()), Some("2"));
+        let body: serde_json::Value = serde_json::from_str(&resp.into_body().into_string().await.unwrap()).unwrap();
+        assert_eq!((body["status"].as_u64(), body["code"].as_str()), (Some(503), Some("store_busy")), "{body}");
+    }
+
+    #[test]
+    fn a_retry_after_is_whole_seconds_rounded_up_and_never_zero() {
+        use std::time::Duration;
+        assert_eq!(whole_seconds(Duration::ZERO), 1);
+        assert_eq!(whole_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(whole_seconds(Duration::from_secs(40)), 40);
+        assert_eq!(whole_seconds(Duration::from_millis(40_001)), 41);
+    }
+
+    #[test]
+    fn an_internal_failure_stays_an_opaque_500() {
+        let ApiError::Internal(Json(p)) = ApiError::from(krug::Error::Store(StoreError::NotFound)) else {
+            panic!("not a 500");
+        };
+        assert_eq!((p.status, p.code.as_str()), (500, "internal"));
+        assert!(!p.detail.contains("not found"), "{}", p.detail);
+    }
 }

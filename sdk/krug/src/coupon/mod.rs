@@ -4,12 +4,14 @@
 //! inside the purchase transaction and the store (`store/coupons.rs`) keeps the rows.
 
 pub mod code;
+mod error;
 pub mod model;
 pub mod policy;
 
 pub use code::{ALPHABET, CodeError, CouponCode, GENERATED_LEN, RANDOM_CHARS};
+pub use error::CouponError;
 pub use model::{
     Coupon, CouponKind, CouponPolicy, CouponScope, CouponSource, CouponTemplate, CouponTerms, MAX_VALID_DAYS,
     RestoreOnRefund, TemplateProblem, Validity,
 };
-pub use policy::{Attempt, CouponEffect, CouponError, Usage, describe, evaluate, rubles};
+pub use policy::{Attempt, CouponEffect, Usage, describe, evaluate, rubles};

@@ -12,39 +12,9 @@ use std::collections::BTreeSet;
 
 use time::OffsetDateTime;
 
+pub use super::LedgerError;
 use super::model::{Entry, EntryKind, Lot, LotMove, RefundOfSpent, Source};
 use crate::types::{Bonus, BusinessId, EntryId, IdGen, Kopecks, LotId, PurchaseId, Rounding};
-
-/// Why the ledger refused a command. Carries the numbers a caller needs to explain it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum LedgerError {
-    /// The member has fewer available bonuses than asked for.
-    #[error("insufficient balance: {available} available, {requested} requested")]
-    InsufficientBalance {
-        /// What can be spent now.
-        available: Bonus,
-        /// What was asked for.
-        requested: Bonus,
-    },
-    /// More bonuses were asked for than the tenant lets pay for this purchase.
-    #[error("redemption above the cap: at most {cap} of this purchase may be paid with bonuses, {requested} requested")]
-    RedeemAboveCap {
-        /// The largest redemption allowed for this purchase.
-        cap: Bonus,
-        /// What was asked for.
-        requested: Bonus,
-    },
-    /// An amount was negative or zero where it must be positive.
-    #[error("amount must be greater than zero")]
-    NonPositiveAmount,
-    /// An arithmetic step left the supported range.
-    #[error("amount is out of range")]
-    Overflow,
-    /// A lot the operation refers to is not in the account.
-    #[error("lot {0} is not part of this account")]
-    UnknownLot(LotId),
-}
 
 /// The time and id source of one operation.
 #[derive(Clone, Copy)]

@@ -18,8 +18,11 @@
 //! - digits are compared in constant time;
 //! - the `KQ1` prefix versions the payload, so a later format can be scanned side by side.
 
+mod error;
 pub mod model;
 pub mod policy;
 
-pub use model::{QR_DIGITS, QR_PREFIX, QR_SECRET_LEN, QR_STEP_SECONDS, QrCode, QrDigits, QrError, QrSecret, base32};
+pub use error::QrError;
+
+pub use model::{QR_DIGITS, QR_PREFIX, QR_SECRET_LEN, QR_STEP_SECONDS, QrCode, QrDigits, QrSecret, base32};
 pub use policy::{code_at, step_at, verify};

@@ -7,6 +7,7 @@ use std::fmt;
 use uuid::Uuid;
 use zeroize::Zeroize;
 
+pub use super::QrError;
 use crate::types::MemberId;
 
 /// Bytes of a member's QR secret (160 bits, as RFC 4226 recommends for HOTP secrets).
@@ -21,18 +22,6 @@ pub const QR_STEP_SECONDS: u32 = 30;
 
 /// The payload's version tag. A later format gets a new tag and is parsed side by side.
 pub const QR_PREFIX: &str = "KQ1";
-
-/// Why a scanned code was refused. Messages carry neither the code nor the secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum QrError {
-    /// The payload is not `KQ1.<32 hex>.<8 digits>`.
-    #[error("the QR payload is not of the form KQ1.<member>.<8 digits>")]
-    Malformed,
-    /// The digits match neither the current step nor the one before or after it.
-    #[error("the QR code has expired or is wrong")]
-    Expired,
-}
 
 /// A member's QR secret: the HMAC key both her app and the server derive codes from. No `Clone`,
 /// `Display` or serde: the only ways out are [`QrSecret::to_base32`] (for provisioning the app)

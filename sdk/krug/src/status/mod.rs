@@ -14,8 +14,11 @@
 //!   that include the current purchase, so [`TierDecision::cashback`] is the new tier's rate and
 //!   the purchase is accrued at it.
 
+mod error;
 pub mod model;
 pub mod policy;
 
+pub use error::StatusError;
+
 pub use model::{HeldStatus, Progress, SpendStats, StatusWindow, TierDecision, TierRule, TierRules};
-pub use policy::{StatusError, evaluate, invite, uninvite};
+pub use policy::{evaluate, invite, uninvite};

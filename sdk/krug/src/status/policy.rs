@@ -7,26 +7,9 @@
 
 use time::{Duration, OffsetDateTime};
 
+pub use super::StatusError;
 use super::model::{HeldStatus, Progress, SpendStats, TierDecision, TierRules};
 use crate::types::{Bps, Kopecks, TierCode};
-
-/// Why a status command was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum StatusError {
-    /// The tenant's ladder has no tier with this code.
-    #[error("unknown tier `{code}`")]
-    UnknownTier {
-        /// The code asked for.
-        code: TierCode,
-    },
-    /// Only invitation-only tiers are given by invitation; the rest are earned by spending.
-    #[error("tier `{code}` is earned by spending, not by invitation")]
-    NotInvitationOnly {
-        /// The code asked for.
-        code: TierCode,
-    },
-}
 
 /// Decides the member's tier after a change in her spend (a purchase, a refund, the window
 /// moving on). See the module docs of [`crate::status`] for the rules.

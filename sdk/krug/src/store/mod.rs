@@ -78,7 +78,19 @@ pub enum StoreError {
     /// The group commit this write joined failed: nothing of it was written.
     #[error("commit failed: {0}")]
     CommitFailed(String),
+    /// The store is overloaded: a write waited for the writer longer than its time budget, or no
+    /// PostgreSQL connection (or SQLite reader) could be had in time. Nothing was written; retry
+    /// after `retry_after`.
+    #[error("the store is busy; retry in {retry_after:?}")]
+    Busy {
+        /// How long to wait before trying again.
+        retry_after: Duration,
+    },
 }
+
+/// How long a caller refused with [`StoreError::Busy`] for want of a pool connection waits
+/// before trying again.
+const POOL_BUSY_RETRY: Duration = Duration::from_secs(1);
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
@@ -95,6 +107,7 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01" | "40001")) => {
                 StoreError::Contention(err)
             }
+            sqlx::Error::PoolTimedOut => StoreError::Busy { retry_after: POOL_BUSY_RETRY },
             _ => StoreError::Backend(err),
         }
     }
