@@ -4,7 +4,8 @@
 #   1. criterion micro-benches of the in-memory scan decision;
 #   2. the SDK's record_purchase and scan through the store on SQLite (synchronous FULL and NORMAL)
 #      and PostgreSQL, each beside the bare-commit floor measured in the same run, then 1/8/32
-#      tasks flat out;
+#      tasks flat out (on SQLite also beside the group-commit floor of 8/32 inserts per COMMIT,
+#      and with the writer's time per scan);
 #   3. HTTP load against an in-process appliance on SQLite FULL and PostgreSQL: 200 scans/s open
 #      loop, then flat out with 32 clients (3,000 signed-in members; when all have used the current
 #      30 s step the appliance's clock moves on a step instead of the run waiting for it).

@@ -60,7 +60,10 @@ impl Application {
         let jwt_file: JwtKeyFile = load_or_create(&settings.data_dir.join("jwt-keys.toml"), JwtKeyFile::generate)?;
         let jwt = JwtKeys::new(&jwt_file, &settings.jwt_issuer, &settings.jwt_audience).map_err(StartError::Config)?;
 
-        let mut builder = Krug::builder().clock(clock.clone());
+        let mut builder = Krug::builder()
+            .clock(clock.clone())
+            .write_wait_budget(settings.write_wait_budget())
+            .sqlite_batch_max_age(settings.sqlite_batch_max_age());
         let url = settings.database_url();
         builder = if url.starts_with("sqlite:") {
             let durability = if settings.sqlite_synchronous == "normal" {

@@ -23,6 +23,8 @@ pub struct Metrics {
     /// rate over time is how busy the single writer is (1.0 s/s = saturated).
     store_held_micros: IntCounter,
     store_commit_micros: IntCounter,
+    /// SQLite write transactions refused as busy: they waited for the writer past the budget.
+    store_refused: IntCounter,
 }
 
 impl Metrics {
@@ -62,6 +64,11 @@ impl Metrics {
             IntCounter::new("krug_store_commit_microseconds_total", "Microseconds spent in SQLite group commits")?;
         registry.register(Box::new(store_held_micros.clone()))?;
         registry.register(Box::new(store_commit_micros.clone()))?;
+        let store_refused = IntCounter::new(
+            "krug_store_writes_refused_total",
+            "SQLite write transactions refused as busy after waiting for the writer past the budget",
+        )?;
+        registry.register(Box::new(store_refused.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -73,6 +80,7 @@ impl Metrics {
             store_failed_batches,
             store_held_micros,
             store_commit_micros,
+            store_refused,
         })
     }
 
@@ -85,6 +93,7 @@ impl Metrics {
             (&self.store_failed_batches, stats.failed_batches),
             (&self.store_held_micros, stats.held_micros),
             (&self.store_commit_micros, stats.commit_micros),
+            (&self.store_refused, stats.refused),
         ] {
             counter.inc_by(total.saturating_sub(counter.get()));
         }

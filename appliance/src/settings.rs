@@ -21,6 +21,15 @@ pub struct Settings {
     pub sqlite_synchronous: String,
     /// PostgreSQL pool size. Default 16.
     pub postgres_pool: u32,
+    /// Milliseconds a write may wait for the store — SQLite's single writer, or a PostgreSQL pool
+    /// connection (the pool's acquire timeout, which also bounds opening a connection) — before it
+    /// is refused as busy (HTTP 503 with `Retry-After`; nothing is written). Default 2000: far above
+    /// the waits of full load, far below a till's timeout. 1–60000.
+    pub write_wait_budget_ms: u32,
+    /// Milliseconds a SQLite group commit stays open at most while writers keep arriving: longer
+    /// shares each fsync among more writes, shorter bounds how long an acknowledgement waits for
+    /// company. Default 5; 0 commits every write on its own. 0–1000.
+    pub sqlite_batch_max_age_ms: u32,
     /// Tenant folders (each with `tenant.toml`) applied at start-up, idempotently. Default
     /// `["tenants/svoy-krug"]`.
     pub tenants: Vec<PathBuf>,
@@ -51,6 +60,8 @@ impl Default for Settings {
             database_url: None,
             sqlite_synchronous: "full".into(),
             postgres_pool: 16,
+            write_wait_budget_ms: millis(krug::DEFAULT_WRITE_WAIT_BUDGET),
+            sqlite_batch_max_age_ms: millis(krug::DEFAULT_SQLITE_BATCH_MAX_AGE),
             tenants: vec![PathBuf::from("tenants/svoy-krug")],
             jwt_issuer: "krug".into(),
             jwt_audience: "krug-api".into(),
@@ -62,6 +73,11 @@ impl Default for Settings {
             demo: false,
         }
     }
+}
+
+/// Whole milliseconds of a default, for the settings that count in them.
+fn millis(d: std::time::Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }
 
 /// Every problem found in the settings, one per line: `KRUG_LISTEN: not a socket address`.
@@ -108,6 +124,12 @@ impl Settings {
             "KRUG_DATABASE_URL" => self.database_url = Some(value),
             "KRUG_SQLITE_SYNCHRONOUS" => self.sqlite_synchronous = value,
             "KRUG_POSTGRES_POOL" => self.postgres_pool = number(key, &value, problems).unwrap_or(self.postgres_pool),
+            "KRUG_WRITE_WAIT_BUDGET_MS" => {
+                self.write_wait_budget_ms = number(key, &value, problems).unwrap_or(self.write_wait_budget_ms)
+            }
+            "KRUG_SQLITE_BATCH_MAX_AGE_MS" => {
+                self.sqlite_batch_max_age_ms = number(key, &value, problems).unwrap_or(self.sqlite_batch_max_age_ms)
+            }
             "KRUG_TENANTS" => self.tenants = value.split(',').filter(|s| !s.is_empty()).map(PathBuf::from).collect(),
             "KRUG_JWT_ISSUER" => self.jwt_issuer = value,
             "KRUG_JWT_AUDIENCE" => self.jwt_audience = value,
@@ -144,6 +166,12 @@ impl Settings {
         if self.postgres_pool == 0 || self.postgres_pool > 1_000 {
             problems.push("postgres_pool: must be 1–1000".into());
         }
+        if !(1..=60_000).contains(&self.write_wait_budget_ms) {
+            problems.push("write_wait_budget_ms: must be 1–60000".into());
+        }
+        if self.sqlite_batch_max_age_ms > 1_000 {
+            problems.push("sqlite_batch_max_age_ms: must be 0–1000".into());
+        }
         if !(30..=86_400).contains(&self.access_ttl_seconds) {
             problems.push("access_ttl_seconds: must be 30–86400".into());
         }
@@ -156,6 +184,16 @@ impl Settings {
         if self.auth_requests_per_minute == 0 {
             problems.push("auth_requests_per_minute: must be at least 1".into());
         }
+    }
+
+    /// How long a write may wait for the store.
+    pub fn write_wait_budget(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.write_wait_budget_ms))
+    }
+
+    /// How long a SQLite group commit stays open at most.
+    pub fn sqlite_batch_max_age(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.sqlite_batch_max_age_ms))
     }
 
     /// The store URL in effect.
@@ -201,5 +239,32 @@ mod tests {
         }
         let ok = Settings::load(None, env(&[("KRUG_LISTEN", "0.0.0.0:9000"), ("PATH", "/bin")])).unwrap();
         assert_eq!(ok.listen, "0.0.0.0:9000");
+    }
+
+    #[test]
+    fn the_write_limits_default_to_the_sdks_and_are_set_by_file_and_environment_within_bounds() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(s.write_wait_budget(), krug::DEFAULT_WRITE_WAIT_BUDGET);
+        assert_eq!(s.sqlite_batch_max_age(), krug::DEFAULT_SQLITE_BATCH_MAX_AGE);
+
+        let dir = std::env::temp_dir().join(format!("krug-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("krug.toml");
+        std::fs::write(&file, "write_wait_budget_ms = 750\nsqlite_batch_max_age_ms = 0\n").unwrap();
+        let s = Settings::load(Some(&file), env(&[])).unwrap();
+        assert_eq!((s.write_wait_budget_ms, s.sqlite_batch_max_age_ms), (750, 0));
+        let s = Settings::load(Some(&file), env(&[("KRUG_WRITE_WAIT_BUDGET_MS", "300")])).unwrap();
+        assert_eq!(s.write_wait_budget(), std::time::Duration::from_millis(300));
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let err =
+            Settings::load(None, env(&[("KRUG_WRITE_WAIT_BUDGET_MS", "0"), ("KRUG_SQLITE_BATCH_MAX_AGE_MS", "5000")]))
+                .unwrap_err()
+                .to_string();
+        for needle in ["write_wait_budget_ms: must be 1–60000", "sqlite_batch_max_age_ms: must be 0–1000"] {
+            assert!(err.contains(needle), "{needle} missing in {err}");
+        }
+        let err = Settings::load(None, env(&[("KRUG_WRITE_WAIT_BUDGET_MS", "soon")])).unwrap_err().to_string();
+        assert!(err.contains("KRUG_WRITE_WAIT_BUDGET_MS:"), "{err}");
     }
 }

@@ -2,6 +2,12 @@
 //! settings as the SDK uses — `BEGIN IMMEDIATE; INSERT; COMMIT` on one SQLite writer connection
 //! (WAL, `synchronous` FULL or NORMAL), `BEGIN; INSERT; COMMIT` on a PostgreSQL pool. Nothing the
 //! SDK does per write can be faster than this, so every figure is reported as a ratio to it.
+//!
+//! Beside it on SQLite, the **group-commit floor**: `BEGIN IMMEDIATE`, N one-row `INSERT`s (one
+//! statement each, as the writer's members send theirs), one `COMMIT`, back to back on the same
+//! writer connection — what SQLite itself does when N writes share an fsync, as the SDK's group
+//! commit has them share it. Reported in inserts/s, so a throughput run's rate divided by it says
+//! how close N scans per commit come to N bare inserts per commit.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -12,7 +18,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 use crate::Result;
-use crate::report::{Recorder, Summary};
+use crate::report::{Recorder, Row, Summary};
 use crate::target::{StoreKind, Target};
 
 /// An open floor table.
@@ -95,6 +101,50 @@ impl Floor {
         Ok(())
     }
 
+    /// One group commit on SQLite: begin, insert `n` rows one statement at a time, commit.
+    async fn group_once(pool: &SqlitePool, first: i64, n: u32) -> Result<()> {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        for k in 0..i64::from(n) {
+            sqlx::query("insert into bench_floor (member, amount, at) values ($1, $2, $3)")
+                .bind(format!("{:032x}", first + k))
+                .bind(first + k)
+                .bind(first + k)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The group-commit floor: `n` one-row inserts per `COMMIT`, flat out for `duration` on the
+    /// one writer connection (more tasks would only queue for it). Latencies are per commit; `ok`
+    /// and `rate` count inserts. `None` on PostgreSQL, whose floor with N tasks already shares
+    /// commits in the server.
+    pub async fn measure_group(&self, n: u32, duration: Duration) -> Result<Option<Summary>> {
+        let FloorPool::Sqlite(pool) = &self.pool else { return Ok(None) };
+        let n = n.max(1);
+        let mut next = -(1_i64 << 40);
+        for _ in 0..10 {
+            Self::group_once(pool, next, n).await?;
+            next += i64::from(n);
+        }
+        let mut rec = Recorder::new();
+        let start = Instant::now();
+        let deadline = start + duration;
+        while Instant::now() < deadline {
+            let began = Instant::now();
+            match Self::group_once(pool, next, n).await {
+                Ok(()) => rec.ok(began.elapsed()),
+                Err(e) => rec.error(&format!("group floor: {e}")),
+            }
+            next += i64::from(n);
+        }
+        let mut summary = rec.summary(start.elapsed());
+        summary.ok *= u64::from(n);
+        summary.rate *= f64::from(n);
+        Ok(Some(summary))
+    }
+
     /// `tasks` tasks committing flat out for `duration` (after a short warm-up): latency and rate.
     pub async fn measure(self: &Arc<Self>, tasks: u32, duration: Duration) -> Result<Summary> {
         for i in 0..50 {
@@ -140,5 +190,21 @@ impl Floor {
                 let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
             }
         }
+    }
+}
+
+/// The row of a group-commit floor measurement: `n` inserts per `COMMIT` (`ok/s` in inserts)
+/// beside the one-row floor of the same run, so `rate ÷ floor` is what sharing an fsync gains.
+pub fn group_row(suite: &str, store: &str, n: u32, group: &Summary, floor1: &Summary) -> Row {
+    Row {
+        suite: suite.into(),
+        store: store.into(),
+        op: format!("floor: {n} inserts per COMMIT"),
+        tasks: 1,
+        summary: group.clone(),
+        floor: floor1.clone(),
+        group_floor: None,
+        writer: None,
+        note: "inserts/s; latency per COMMIT".into(),
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Benchmarks of the scan-to-accrual path, always beside the physical floor of the same machine
 //! measured in the same run:
-//! - [`floor`]: a bare one-row `INSERT` transaction on the same store with the same durability;
+//! - [`floor`]: a bare one-row `INSERT` transaction on the same store with the same durability,
+//!   and on SQLite the group-commit floor (N one-row inserts per `COMMIT`);
 //! - [`store`]: the SDK's `scan` and `record_purchase` through the store, one task and N tasks;
 //! - [`seed`]: a realistic data generator through the SDK (members, partners, years of purchases);
 //! - [`load`]: an HTTP load generator driving an appliance with rotating QR codes of distinct

@@ -16,6 +16,11 @@
 //! provision their QR secret with `POST /v1/me/qr-secret`. The codes are read from a capturing SMS gateway, so by
 //! default the appliance runs in this process on a random port; `--base` drives an external one
 //! with members from a `--secrets` file written by an earlier in-process run (`--save-secrets`).
+//!
+//! Each phase's row carries the SQLite writer's time per scan, from the appliance's `/metrics`
+//! (`krug_store_writer_held_microseconds_total` and `krug_store_commit_microseconds_total` read
+//! before and after the phase, over the scans that succeeded); the flat-out row also the
+//! group-commit floor with as many inserts per `COMMIT` as there are clients.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,7 +40,7 @@ use crate::Result;
 use crate::clock::ShiftedClock;
 use crate::codes::{CodePool, PoolMember};
 use crate::floor::Floor;
-use crate::report::{Recorder, Row, Summary};
+use crate::report::{Recorder, Row, Summary, WriterTime, WriterTotals};
 use crate::target::{Target, nanos_now};
 
 /// What the load run does.
@@ -80,6 +85,8 @@ pub struct LoadOpts {
     /// clock on a step instead of waiting for it (the server's work per scan is the same; a
     /// smaller member pool then sustains any rate). Reported in the row's note.
     pub virtual_steps: bool,
+    /// The in-process appliance's SQLite group-commit max age, ms; `None` keeps the default.
+    pub batch_max_age_ms: Option<u32>,
 }
 
 /// Runs the load phases and returns one row per phase.
@@ -123,6 +130,10 @@ async fn start_appliance(target: &Target, opts: &LoadOpts) -> Result<Started> {
         // Every member signs in from 127.0.0.1: the per-address limit would stop the setup.
         auth_requests_per_minute: u32::MAX,
         ..Settings::default()
+    };
+    let settings = match opts.batch_max_age_ms {
+        Some(ms) => Settings { sqlite_batch_max_age_ms: ms, ..settings },
+        None => settings,
     };
     let clock = opts.virtual_steps.then(ShiftedClock::new);
     let app_clock: Option<Arc<dyn krug::types::Clock>> = clock.clone().map(|c| Arc::new(c) as _);
@@ -179,6 +190,13 @@ async fn post(client: &reqwest::Client, url: &str, token: Option<&str>, body: &V
     Ok((status, value))
 }
 
+/// The SQLite writer's totals from the appliance's `/metrics`; `None` when they cannot be read
+/// (the run goes on without them).
+async fn writer_totals(client: &reqwest::Client, base: &str) -> Option<WriterTotals> {
+    let resp = client.get(format!("{base}/metrics")).send().await.ok()?;
+    WriterTotals::from_metrics(&resp.text().await.ok()?)
+}
+
 fn ok_json(what: &str, (status, body): (u16, Value)) -> Result<Value> {
     if status == 200 { Ok(body) } else { Err(format!("{what}: HTTP {status}: {body}").into()) }
 }
@@ -223,10 +241,14 @@ async fn drive(
     let floor_secs = Duration::from_secs_f64(opts.floor_secs);
     let floor1 = floor.measure(1, floor_secs).await?;
     let floor_n = floor.measure(opts.concurrency, floor_secs).await?;
+    let group = if opts.flat_out { floor.measure_group(opts.concurrency, floor_secs).await? } else { None };
     eprintln!(
         "floor ×1: p50 {} µs p99 {} µs {:.0} tx/s; ×{}: {:.0} tx/s",
         floor1.p50_us, floor1.p99_us, floor1.rate, opts.concurrency, floor_n.rate
     );
+    if let Some(g) = &group {
+        eprintln!("group floor, {} inserts per COMMIT: {:.0} inserts/s", opts.concurrency, g.rate);
+    }
     if let Ok(f) = Arc::try_unwrap(floor) {
         f.close().await;
     }
@@ -261,7 +283,9 @@ async fn drive(
         )
     };
     if let Some(rate) = opts.rate {
+        let before = writer_totals(&http, base).await;
         let summary = open_loop(&shared, opts.concurrency, rate, duration).await?;
+        let writer = WriterTime::between(before, writer_totals(&http, base).await, summary.ok);
         eprintln!(
             "scan @{rate}/s: p50 {} µs p99 {} µs, {} errors",
             summary.p50_us,
@@ -275,11 +299,18 @@ async fn drive(
             tasks: opts.concurrency,
             summary,
             floor: floor1.clone(),
+            group_floor: None,
+            writer,
             note: members_note(&shared),
         });
     }
     if opts.flat_out {
+        if let Some(g) = &group {
+            rows.push(crate::floor::group_row("http", store, opts.concurrency, g, &floor1));
+        }
+        let before = writer_totals(&http, base).await;
         let summary = flat_out(&shared, opts.concurrency, duration).await?;
+        let writer = WriterTime::between(before, writer_totals(&http, base).await, summary.ok);
         eprintln!("scan flat out: {:.0}/s p50 {} µs p99 {} µs", summary.rate, summary.p50_us, summary.p99_us);
         rows.push(Row {
             suite: "http".into(),
@@ -288,6 +319,8 @@ async fn drive(
             tasks: opts.concurrency,
             summary,
             floor: floor_n.clone(),
+            group_floor: group,
+            writer,
             note: members_note(&shared),
         });
     }

@@ -120,8 +120,93 @@ pub struct Row {
     pub summary: Summary,
     /// The floor measured in the same run with the same number of tasks.
     pub floor: Summary,
+    /// On SQLite, for a throughput run with N tasks: the group-commit floor with N inserts per
+    /// `COMMIT` measured in the same run (rate in inserts/s).
+    #[serde(default)]
+    pub group_floor: Option<Summary>,
+    /// On SQLite: the writer's time per successful operation during the measurement.
+    #[serde(default)]
+    pub writer: Option<WriterTime>,
     /// Notes (members in the pool, starvation of the code pool, …).
     pub note: String,
+}
+
+/// The SQLite writer's totals at one moment: from `Krug::write_stats` in-process, or from an
+/// appliance's `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterTotals {
+    /// Group commits.
+    pub commits: u64,
+    /// Write transactions acknowledged through them.
+    pub transactions: u64,
+    /// Microseconds write transactions held the writer.
+    pub held_micros: u64,
+    /// Microseconds in `COMMIT`s.
+    pub commit_micros: u64,
+}
+
+impl From<krug::WriteStats> for WriterTotals {
+    fn from(s: krug::WriteStats) -> Self {
+        WriterTotals {
+            commits: s.batches,
+            transactions: s.transactions,
+            held_micros: s.held_micros,
+            commit_micros: s.commit_micros,
+        }
+    }
+}
+
+impl WriterTotals {
+    /// The totals in a Prometheus text exposition (`krug_store_*` counters); `None` when the
+    /// appliance exposes none (PostgreSQL reports zero commits).
+    pub fn from_metrics(text: &str) -> Option<WriterTotals> {
+        let value =
+            |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse::<u64>().ok());
+        Some(WriterTotals {
+            commits: value("krug_store_commits_total")?,
+            transactions: value("krug_store_write_transactions_total")?,
+            held_micros: value("krug_store_writer_held_microseconds_total")?,
+            commit_micros: value("krug_store_commit_microseconds_total")?,
+        })
+    }
+}
+
+/// The SQLite writer's work during one measurement, per successful operation: how much of the
+/// single writer's time a scan costs, which is what bounds the throughput on SQLite.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriterTime {
+    /// Group commits during the measurement.
+    pub commits: u64,
+    /// Write transactions acknowledged during it.
+    pub transactions: u64,
+    /// Microseconds the writer was held (the transactions' turns), per operation.
+    pub held_us_per_op: u64,
+    /// Microseconds in `COMMIT`s, per operation.
+    pub commit_us_per_op: u64,
+}
+
+impl WriterTime {
+    /// The work between two readings of the totals, over `ops` successful operations; `None`
+    /// when either reading is missing or nothing was committed (PostgreSQL).
+    pub fn between(before: Option<WriterTotals>, after: Option<WriterTotals>, ops: u64) -> Option<WriterTime> {
+        let (before, after) = (before?, after?);
+        let commits = after.commits.saturating_sub(before.commits);
+        if commits == 0 {
+            return None;
+        }
+        let ops = ops.max(1);
+        Some(WriterTime {
+            commits,
+            transactions: after.transactions.saturating_sub(before.transactions),
+            held_us_per_op: after.held_micros.saturating_sub(before.held_micros) / ops,
+            commit_us_per_op: after.commit_micros.saturating_sub(before.commit_micros) / ops,
+        })
+    }
+
+    /// Mean write transactions per commit.
+    pub fn per_commit(&self) -> f64 {
+        self.transactions as f64 / self.commits.max(1) as f64
+    }
 }
 
 impl Row {
@@ -143,17 +228,24 @@ fn ms(us: u64) -> String {
     format!("{:.2}", us as f64 / 1000.0)
 }
 
+/// `a ÷ b`: one decimal, two below 1 (a scan rate over the group floor's inserts is ≈ 0.03×).
 fn ratio(a: f64, b: f64) -> String {
-    if b > 0.0 { format!("{:.1}×", a / b) } else { "–".into() }
+    match a / b {
+        _ if b <= 0.0 => "–".into(),
+        r if r < 1.0 => format!("{r:.2}×"),
+        r => format!("{r:.1}×"),
+    }
 }
 
 /// The table (GitHub Markdown): each figure beside the floor of the same run.
 pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     out.push_str(
-        "| suite | store | operation | tasks | ok/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | floor p50 | floor p99 | floor tx/s | p50 ÷ floor | p99 ÷ floor | rate ÷ floor | errors | note |\n",
+        "| suite | store | operation | tasks | ok/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | floor p50 | floor p99 | floor tx/s | p50 ÷ floor | p99 ÷ floor | rate ÷ floor | group floor ins/s | rate ÷ group floor | writer held µs/op | COMMIT µs/op | tx/commit | errors | note |\n",
     );
-    out.push_str("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    out.push_str(
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+    );
     for r in rows {
         let s = &r.summary;
         let f = &r.floor;
@@ -162,8 +254,16 @@ pub fn table(rows: &[Row]) -> String {
         } else {
             s.errors.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
         };
+        let (group_rate, group_ratio) = match &r.group_floor {
+            Some(g) => (format!("{:.0}", g.rate), ratio(s.rate, g.rate)),
+            None => ("–".into(), "–".into()),
+        };
+        let (held, commit, per_commit) = match &r.writer {
+            Some(w) => (w.held_us_per_op.to_string(), w.commit_us_per_op.to_string(), format!("{:.1}", w.per_commit())),
+            None => ("–".into(), "–".into(), "–".into()),
+        };
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.suite,
             r.store,
             r.op,
@@ -180,6 +280,11 @@ pub fn table(rows: &[Row]) -> String {
             ratio(s.p50_us as f64, f.p50_us as f64),
             ratio(s.p99_us as f64, f.p99_us as f64),
             ratio(s.rate, f.rate),
+            group_rate,
+            group_ratio,
+            held,
+            commit,
+            per_commit,
             errors,
             r.note,
         ));
@@ -244,27 +349,17 @@ pub fn aggregate(runs: &[Vec<Row>]) -> Vec<Row> {
                 })
                 .collect();
             let first = *same.first()?;
-            let med_u = |f: &dyn Fn(&Row) -> u64| median_u64(same.iter().map(|r| f(r)).collect());
-            let med_f = |f: &dyn Fn(&Row) -> f64| median_f64(same.iter().map(|r| f(r)).collect());
-            let fold = |pick: &dyn Fn(&Row) -> &Summary| Summary {
-                ok: med_u(&|r| pick(r).ok),
-                errors: {
-                    let mut all = BTreeMap::new();
-                    for r in &same {
-                        for (k, v) in &pick(r).errors {
-                            *all.entry(k.clone()).or_insert(0) += v;
-                        }
-                    }
-                    all
-                },
-                secs: med_f(&|r| pick(r).secs),
-                rate: med_f(&|r| pick(r).rate),
-                p50_us: med_u(&|r| pick(r).p50_us),
-                p90_us: med_u(&|r| pick(r).p90_us),
-                p99_us: med_u(&|r| pick(r).p99_us),
-                p999_us: med_u(&|r| pick(r).p999_us),
-                max_us: med_u(&|r| pick(r).max_us),
-            };
+            let fold =
+                |pick: &dyn Fn(&Row) -> &Summary| median_summary(&same.iter().map(|r| pick(r)).collect::<Vec<_>>());
+            let groups: Vec<&Summary> = same.iter().filter_map(|r| r.group_floor.as_ref()).collect();
+            let writers: Vec<&WriterTime> = same.iter().filter_map(|r| r.writer.as_ref()).collect();
+            let med_w = |f: &dyn Fn(&WriterTime) -> u64| median_u64(writers.iter().map(|w| f(w)).collect());
+            let writer = (!writers.is_empty()).then(|| WriterTime {
+                commits: med_w(&|w| w.commits),
+                transactions: med_w(&|w| w.transactions),
+                held_us_per_op: med_w(&|w| w.held_us_per_op),
+                commit_us_per_op: med_w(&|w| w.commit_us_per_op),
+            });
             let p99s: Vec<u64> = same.iter().map(|r| r.summary.p99_us).collect();
             let rates: Vec<f64> = same.iter().map(|r| r.summary.rate).collect();
             let lo = p99s.iter().min().copied().unwrap_or(0);
@@ -278,6 +373,8 @@ pub fn aggregate(runs: &[Vec<Row>]) -> Vec<Row> {
                 tasks: first.tasks,
                 summary: fold(&|r| &r.summary),
                 floor: fold(&|r| &r.floor),
+                group_floor: (!groups.is_empty()).then(|| median_summary(&groups)),
+                writer,
                 note: format!(
                     "median of {} runs; p99 {}–{} ms, ok/s {:.0}–{:.0} across runs",
                     same.len(),
@@ -291,6 +388,29 @@ pub fn aggregate(runs: &[Vec<Row>]) -> Vec<Row> {
         .collect()
 }
 
+/// Each figure the median over `summaries`; the errors summed.
+fn median_summary(summaries: &[&Summary]) -> Summary {
+    let med_u = |f: &dyn Fn(&Summary) -> u64| median_u64(summaries.iter().map(|s| f(s)).collect());
+    let med_f = |f: &dyn Fn(&Summary) -> f64| median_f64(summaries.iter().map(|s| f(s)).collect());
+    let mut errors = BTreeMap::new();
+    for s in summaries {
+        for (k, v) in &s.errors {
+            *errors.entry(k.clone()).or_insert(0) += v;
+        }
+    }
+    Summary {
+        ok: med_u(&|s| s.ok),
+        errors,
+        secs: med_f(&|s| s.secs),
+        rate: med_f(&|s| s.rate),
+        p50_us: med_u(&|s| s.p50_us),
+        p90_us: med_u(&|s| s.p90_us),
+        p99_us: med_u(&|s| s.p99_us),
+        p999_us: med_u(&|s| s.p999_us),
+        max_us: med_u(&|s| s.max_us),
+    }
+}
+
 fn median_u64(mut v: Vec<u64>) -> u64 {
     v.sort_unstable();
     v.get(v.len() / 2).copied().unwrap_or(0)
@@ -299,4 +419,37 @@ fn median_u64(mut v: Vec<u64>) -> u64 {
 fn median_f64(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writer_time_per_operation_comes_from_two_readings_of_the_metrics() {
+        let text = |commits: u64, tx: u64, held: u64, commit: u64| {
+            format!(
+                "# TYPE krug_store_commits_total counter\nkrug_store_commits_total {commits}\n\
+                 krug_store_write_transactions_total {tx}\nkrug_store_writer_held_microseconds_total {held}\n\
+                 krug_store_commit_microseconds_total {commit}\nkrug_store_commits_total_other 7\n"
+            )
+        };
+        let before = WriterTotals::from_metrics(&text(10, 20, 5_000, 9_000));
+        let after = WriterTotals::from_metrics(&text(14, 52, 17_800, 13_800));
+        let w = WriterTime::between(before, after, 32).unwrap();
+        assert_eq!(w, WriterTime { commits: 4, transactions: 32, held_us_per_op: 400, commit_us_per_op: 150 });
+        assert_eq!(w.per_commit(), 8.0);
+        // PostgreSQL: the counters stay at zero, so there is no writer time to report.
+        let zero = WriterTotals::from_metrics(&text(0, 0, 0, 0));
+        assert_eq!(WriterTime::between(zero, zero, 100), None);
+        assert_eq!(WriterTotals::from_metrics("krug_http_requests_total 3\n"), None);
+    }
+
+    #[test]
+    fn rows_written_before_the_writer_columns_still_read() {
+        let old = r#"{"suite":"sdk","store":"sqlite-full","op":"scan","tasks":1,"summary":{"ok":1,"errors":{},"secs":1.0,"rate":1.0,"p50_us":1,"p90_us":1,"p99_us":1,"p999_us":1,"max_us":1},"floor":{"ok":1,"errors":{},"secs":1.0,"rate":1.0,"p50_us":1,"p90_us":1,"p99_us":1,"p999_us":1,"max_us":1},"note":""}"#;
+        let row: Row = serde_json::from_str(old).unwrap();
+        assert!(row.writer.is_none() && row.group_floor.is_none());
+        assert!(table(&[row]).contains("| – | – | – | – | – |"));
+    }
 }

@@ -1,6 +1,9 @@
 //! The SDK end to end: `record_purchase` and `scan` through the store, each beside the floor of
 //! the same store measured in the same run, first one task at a time (latency), then N tasks flat
-//! out (throughput: what SQLite's single writer and PostgreSQL's concurrency give).
+//! out (throughput: what SQLite's single writer and PostgreSQL's concurrency give). On SQLite each
+//! throughput run with N tasks is also set beside the group-commit floor of N inserts per `COMMIT`,
+//! and every row carries the writer's time per operation (its turn and its share of the `COMMIT`s,
+//! from `Krug::write_stats`).
 //!
 //! Members are prepared first: registered, with the medical-disclosure consent (scans go to the
 //! clinic partners too), a QR secret, and three purchases 40 days ago (so they hold available
@@ -23,7 +26,7 @@ use crate::Result;
 use crate::clock::ShiftedClock;
 use crate::codes::{CodePool, PoolMember};
 use crate::floor::Floor;
-use crate::report::{Recorder, Row, Summary};
+use crate::report::{Recorder, Row, Summary, WriterTime, WriterTotals};
 use crate::target::{Target, nanos_now};
 
 /// What the store bench does.
@@ -42,6 +45,8 @@ pub struct StoreOpts {
     pub first_member: u64,
     /// The tenant keys (an existing store's data folder); `None` generates fresh ones.
     pub data_dir: Option<PathBuf>,
+    /// The SQLite group commit's max age; `None` keeps the SDK's default.
+    pub batch_max_age: Option<Duration>,
 }
 
 /// Everything a measurement needs.
@@ -72,7 +77,11 @@ pub async fn run(target: &Target, opts: &StoreOpts) -> Result<Vec<Row>> {
         }
         None => KeyRing::generate(KeyId::parse("k1")?),
     };
-    let krug = target.builder(max_tasks.max(16)).clock(clock.clone()).tenant(config, keys).build().await?;
+    let mut builder = target.builder(max_tasks.max(16));
+    if let Some(age) = opts.batch_max_age {
+        builder = builder.sqlite_batch_max_age(age);
+    }
+    let krug = builder.clock(clock.clone()).tenant(config, keys).build().await?;
     eprintln!("[{}] preparing {} members …", target.kind.label(), opts.members);
     let began = Instant::now();
     let pool = prepare(&krug, &tenant, &clock, &businesses, opts.members, opts.first_member).await?;
@@ -91,14 +100,17 @@ pub async fn run(target: &Target, opts: &StoreOpts) -> Result<Vec<Row>> {
     let secs = Duration::from_secs_f64(opts.secs);
     let store = target.kind.label();
     let note = format!("{} members", opts.members);
-    let row = |op: &str, tasks: u32, summary: Summary, floor: &Summary, batches: String| Row {
+    let totals = || bench.krug.write_stats().map(WriterTotals::from);
+    let row = |op: &str, tasks: u32, summary: Summary, floor: &Summary, before: Option<WriterTotals>| Row {
         suite: "sdk".into(),
         store: store.into(),
         op: op.into(),
         tasks,
+        writer: WriterTime::between(before, totals(), summary.ok),
         summary,
         floor: floor.clone(),
-        note: format!("{note}{batches}"),
+        group_floor: None,
+        note: note.clone(),
     };
     let mut rows = Vec::new();
 
@@ -108,18 +120,26 @@ pub async fn run(target: &Target, opts: &StoreOpts) -> Result<Vec<Row>> {
 
     let floor1 = floor.measure(1, secs).await?;
     eprintln!("[{store}] floor ×1: p50 {} µs, {:.0} tx/s", floor1.p50_us, floor1.rate);
-    let before = bench.krug.write_stats();
+    let before = totals();
     let rp = bench.measure(Op::RecordPurchase, 1, secs).await?;
-    rows.push(row("record_purchase", 1, rp, &floor1, batching(before, bench.krug.write_stats())));
-    let before = bench.krug.write_stats();
+    rows.push(row("record_purchase", 1, rp, &floor1, before));
+    let before = totals();
     let sc = bench.measure(Op::Scan, 1, secs).await?;
-    rows.push(row("scan", 1, sc, &floor1, batching(before, bench.krug.write_stats())));
+    rows.push(row("scan", 1, sc, &floor1, before));
     for &tasks in opts.tasks.iter().filter(|&&t| t > 1) {
         let f = floor.measure(tasks, secs).await?;
         eprintln!("[{store}] floor ×{tasks}: p50 {} µs, {:.0} tx/s", f.p50_us, f.rate);
-        let before = bench.krug.write_stats();
+        let group = floor.measure_group(tasks, secs).await?;
+        if let Some(g) = &group {
+            eprintln!(
+                "[{store}] group floor, {tasks} inserts per COMMIT: p50 {} µs, {:.0} inserts/s",
+                g.p50_us, g.rate
+            );
+            rows.push(crate::floor::group_row("sdk", store, tasks, g, &floor1));
+        }
+        let before = totals();
         let s = bench.measure(Op::Scan, tasks, secs).await?;
-        rows.push(row("scan", tasks, s, &f, batching(before, bench.krug.write_stats())));
+        rows.push(Row { group_floor: group, ..row("scan", tasks, s, &f, before) });
     }
     if let Ok(floor) = Arc::try_unwrap(floor) {
         floor.close().await;
@@ -278,24 +298,4 @@ impl Bench {
     fn pool_member(&self, index: usize) -> Result<krug::types::MemberId, String> {
         self.pool.member(index).ok_or_else(|| "no such pool member".to_owned())
     }
-}
-
-/// How the SQLite writer grouped a measurement's write transactions into commits (empty on
-/// PostgreSQL): "; 1234 commits, 2.5 tx/commit".
-fn batching(before: Option<krug::WriteStats>, after: Option<krug::WriteStats>) -> String {
-    let (Some(before), Some(after)) = (before, after) else { return String::new() };
-    let commits = after.batches.saturating_sub(before.batches);
-    let tx = after.transactions.saturating_sub(before.transactions);
-    if commits == 0 {
-        return String::new();
-    }
-    // Tenths, in integers: floats are for reporting only and this crate avoids them here too.
-    let tenths = tx * 10 / commits;
-    let held = after.held_micros.saturating_sub(before.held_micros) / tx.max(1);
-    let commit = after.commit_micros.saturating_sub(before.commit_micros) / commits;
-    format!(
-        "; {commits} commits, {}.{} tx/commit; writer held {held} µs/tx, COMMIT {commit} µs",
-        tenths / 10,
-        tenths % 10
-    )
 }

@@ -28,6 +28,7 @@ backend_test!(
                 // Writes took time in the writer and in its commits, and the counters show it.
                 assert!(value("krug_store_writer_held_microseconds_total ").unwrap() > 0);
                 assert!(value("krug_store_commit_microseconds_total ").unwrap() > 0);
+                assert_eq!(value("krug_store_writes_refused_total "), Some(0));
             }
             None => assert_eq!(value("krug_store_commits_total "), Some(0)),
         }

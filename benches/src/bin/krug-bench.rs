@@ -23,7 +23,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// `scan` and `record_purchase` through the SDK's store, beside the bare-commit floor, on a
-    /// fresh store of the given kind; then N tasks flat out.
+    /// fresh store of the given kind; then N tasks flat out (on SQLite also beside the
+    /// group-commit floor of N inserts per `COMMIT`).
     Store {
         /// The store kind of a fresh store.
         #[arg(long, value_enum, required_unless_present = "url")]
@@ -58,6 +59,9 @@ enum Command {
         /// Append the rows as JSON lines here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// The SQLite group commit's max age in milliseconds (default: the SDK's, 5).
+        #[arg(long)]
+        sqlite_batch_max_age_ms: Option<u32>,
         /// The tenant folder.
         #[arg(long)]
         tenant_dir: Option<PathBuf>,
@@ -172,6 +176,9 @@ enum Command {
         /// Append the rows as JSON lines here.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// The SQLite group commit's max age in milliseconds (default: the SDK's, 5).
+        #[arg(long)]
+        sqlite_batch_max_age_ms: Option<u32>,
         /// The tenant folder.
         #[arg(long)]
         tenant_dir: Option<PathBuf>,
@@ -213,6 +220,7 @@ async fn run(cli: Cli) -> Result<()> {
             tasks,
             json,
             tenant_dir,
+            sqlite_batch_max_age_ms,
         } => {
             let target = match (url, kind) {
                 (Some(url), _) => Target::existing(&url, StoreKind::of_url(&url, sqlite_normal)),
@@ -226,6 +234,7 @@ async fn run(cli: Cli) -> Result<()> {
                 tenant_dir: tenant_dir.unwrap_or_else(krug_benches::default_tenant_dir),
                 first_member,
                 data_dir,
+                batch_max_age: sqlite_batch_max_age_ms.map(|ms| std::time::Duration::from_millis(u64::from(ms))),
             };
             let result = store::run(&target, &opts).await;
             target.remove().await?;
@@ -294,6 +303,7 @@ async fn run(cli: Cli) -> Result<()> {
             virtual_steps,
             json,
             tenant_dir,
+            sqlite_batch_max_age_ms,
         } => {
             if rate.is_none() && !flat_out {
                 return Err("choose --rate R, --flat-out, or both".into());
@@ -328,6 +338,7 @@ async fn run(cli: Cli) -> Result<()> {
                 pg_pool,
                 floor_secs,
                 virtual_steps,
+                batch_max_age_ms: sqlite_batch_max_age_ms,
             };
             let result = load::run(&target, &opts).await;
             if fresh.is_some() {

@@ -54,4 +54,4 @@ pub use identity::{
     AuditEvent, Consent, ConsentKind, GrantConsent, IssuedCode, NewStaff, ProfileUpdate, Role, SignIn, Staff,
     StaffUpdate,
 };
-pub use store::{SqliteDurability, StoreError, WriteStats};
+pub use store::{DEFAULT_SQLITE_BATCH_MAX_AGE, DEFAULT_WRITE_WAIT_BUDGET, SqliteDurability, StoreError, WriteStats};

@@ -55,7 +55,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::pii::KeyRing;
-use crate::store::{Db, SqliteDurability, StoreError, TenantTx};
+use crate::store::{Db, SqliteDurability, StoreError, TenantTx, WriteLimits};
 use crate::tenant::TenantConfig;
 use crate::types::{Clock, IdGen, SystemClock, TenantId, UuidV7};
 
@@ -120,6 +120,7 @@ enum Backend {
 #[must_use]
 pub struct KrugBuilder {
     backend: Option<Backend>,
+    limits: WriteLimits,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGen>,
     tenants: Vec<(TenantConfig, KeyRing)>,
@@ -128,7 +129,13 @@ pub struct KrugBuilder {
 impl Krug {
     /// Starts building a handle.
     pub fn builder() -> KrugBuilder {
-        KrugBuilder { backend: None, clock: Arc::new(SystemClock), ids: Arc::new(UuidV7), tenants: Vec::new() }
+        KrugBuilder {
+            backend: None,
+            limits: WriteLimits::default(),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidV7),
+            tenants: Vec::new(),
+        }
     }
 }
 
@@ -157,6 +164,28 @@ impl KrugBuilder {
         self
     }
 
+    /// How long a write may wait for the store before it is refused with
+    /// [`StoreError::Busy`] (nothing written; the caller retries after its `retry_after`):
+    /// on SQLite the wait for the single writer, on PostgreSQL for a pool connection — the pool's
+    /// acquire timeout, which also bounds opening a connection. Default
+    /// [`DEFAULT_WRITE_WAIT_BUDGET`](crate::DEFAULT_WRITE_WAIT_BUDGET) (2 s). Zero never waits
+    /// for SQLite's writer, but takes it when it is free.
+    pub fn write_wait_budget(mut self, budget: std::time::Duration) -> Self {
+        self.limits.wait_budget = budget;
+        self
+    }
+
+    /// The longest a SQLite group-commit batch stays open: a write transaction finishing after it
+    /// commits the batch even when more writers are queued to join (none is acknowledged before
+    /// that commit is durable). Longer shares each fsync among more writes; shorter bounds how
+    /// long an acknowledgement waits for company. Default
+    /// [`DEFAULT_SQLITE_BATCH_MAX_AGE`](crate::DEFAULT_SQLITE_BATCH_MAX_AGE) (5 ms); zero commits
+    /// every write transaction on its own.
+    pub fn sqlite_batch_max_age(mut self, age: std::time::Duration) -> Self {
+        self.limits.batch_max_age = age;
+        self
+    }
+
     /// The clock (default: the system clock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -179,8 +208,8 @@ impl KrugBuilder {
     /// Connects, migrates the store and applies the tenants.
     pub async fn build(self) -> Result<Krug> {
         let db = match self.backend {
-            Some(Backend::Sqlite(url, durability)) => Db::sqlite(&url, durability).await?,
-            Some(Backend::Postgres(url, max)) => Db::postgres(&url, max).await?,
+            Some(Backend::Sqlite(url, durability)) => Db::open_sqlite(&url, durability, self.limits).await?,
+            Some(Backend::Postgres(url, max)) => Db::open_postgres(&url, max, self.limits).await?,
             None => {
                 return Err(Error::InvalidInput {
                     field: "store",

@@ -9,7 +9,10 @@
 //!   single writer connection (see [`writer`]: `BEGIN IMMEDIATE`, savepoints, group commit), so
 //!   concurrent writers queue instead of failing with `SQLITE_BUSY` half-way and share fsyncs
 //!   without being acknowledged before their commit is durable; on PostgreSQL the member's account
-//!   row is locked with `FOR UPDATE` before anything is read that a decision depends on.
+//!   row is locked with `FOR UPDATE` before anything is read that a decision depends on;
+//! - no write queues without bound: one that cannot have SQLite's writer (or a PostgreSQL
+//!   connection) within the wait budget ([`WriteLimits`]) is refused with [`StoreError::Busy`]
+//!   before it has written anything.
 
 pub(crate) mod batch;
 mod chains;
@@ -107,6 +110,9 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01" | "40001")) => {
                 StoreError::Contention(err)
             }
+            // The pool's acquire timeout is the write wait budget (`Db::open_postgres`). sqlx's pool
+            // does not say how many wait for a connection, so the retry is the shortest a
+            // `Retry-After` can say: a pool backlog clears in milliseconds once it stops growing.
             sqlx::Error::PoolTimedOut => StoreError::Busy { retry_after: POOL_BUSY_RETRY },
             _ => StoreError::Backend(err),
         }
@@ -128,6 +134,37 @@ pub enum SqliteDurability {
     Full,
     /// `synchronous=NORMAL`.
     Normal,
+}
+
+/// How long a write may wait for the store before it is refused with [`StoreError::Busy`], by
+/// default: far above any wait seen at full load (tens of milliseconds at p99 with 32 writers, see
+/// BENCHMARKS.md) and far below the timeouts of the tills and clients calling (10–60 s), so an
+/// overloaded store answers "retry later" quickly instead of letting a queue grow that nobody will
+/// wait for. Waiting 2 s for SQLite's writer means about two thousand writes queued ahead.
+pub const DEFAULT_WRITE_WAIT_BUDGET: Duration = Duration::from_secs(2);
+
+/// How long a SQLite group-commit batch stays open at most, by default. Each batch ends in one
+/// `COMMIT` whose fixed cost (the fsync, ≈ 0.35–0.5 ms on the development machine) the batch shares;
+/// after 5 ms of work that cost is under a tenth of the writer's time, while no acknowledgement
+/// waits more than 5 ms (plus the last member's own turn and the `COMMIT`) for the batch it joined.
+pub const DEFAULT_SQLITE_BATCH_MAX_AGE: Duration = Duration::from_millis(5);
+
+/// Bounds on how long writes wait: see [`DEFAULT_WRITE_WAIT_BUDGET`] and
+/// [`DEFAULT_SQLITE_BATCH_MAX_AGE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WriteLimits {
+    /// The longest a write transaction waits for SQLite's writer, or for a PostgreSQL connection
+    /// (the pool's acquire timeout), before it is refused with [`StoreError::Busy`].
+    pub(crate) wait_budget: Duration,
+    /// The longest a SQLite group-commit batch stays open: a member finishing after it commits the
+    /// batch even when more writers are queued to join it.
+    pub(crate) batch_max_age: Duration,
+}
+
+impl Default for WriteLimits {
+    fn default() -> Self {
+        WriteLimits { wait_budget: DEFAULT_WRITE_WAIT_BUDGET, batch_max_age: DEFAULT_SQLITE_BATCH_MAX_AGE }
+    }
 }
 
 /// The connection pools.
@@ -205,8 +242,24 @@ pub(crate) struct TenantTx {
 }
 
 impl Db {
-    /// Opens (creating if needed) a SQLite database at `url` and migrates it.
+    /// [`Db::open_sqlite`] with the default limits.
+    #[cfg(test)]
     pub(crate) async fn sqlite(url: &str, durability: SqliteDurability) -> Result<Db, StoreError> {
+        Db::open_sqlite(url, durability, WriteLimits::default()).await
+    }
+
+    /// [`Db::open_postgres`] with the default limits.
+    #[cfg(test)]
+    pub(crate) async fn postgres(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+        Db::open_postgres(url, max_connections, WriteLimits::default()).await
+    }
+
+    /// Opens (creating if needed) a SQLite database at `url` and migrates it.
+    pub(crate) async fn open_sqlite(
+        url: &str,
+        durability: SqliteDurability,
+        limits: WriteLimits,
+    ) -> Result<Db, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -225,15 +278,18 @@ impl Db {
             .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Db::Sqlite { write: writer::Writer::start(conn), read })
+        Ok(Db::Sqlite { write: writer::Writer::start(conn, limits), read })
     }
 
-    /// Connects to PostgreSQL at `url` and migrates it.
-    pub(crate) async fn postgres(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+    /// Connects to PostgreSQL at `url` and migrates it. A transaction that cannot have a
+    /// connection within the wait budget is refused with [`StoreError::Busy`]; the same bound
+    /// applies to opening a connection (at start and whenever the pool grows), so the budget must
+    /// exceed what connecting takes.
+    pub(crate) async fn open_postgres(url: &str, max_connections: u32, limits: WriteLimits) -> Result<Db, StoreError> {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(limits.wait_budget)
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;

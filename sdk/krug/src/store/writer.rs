@@ -10,12 +10,20 @@
 //!   following ones run inside it, each in its own `SAVEPOINT`, so a failing or abandoned one is
 //!   rolled back alone (`ROLLBACK TO`) and the others keep their writes;
 //! - [`WriteTx::commit`] releases the savepoint, hands the connection to the next writer, and waits
-//!   for the batch's outcome. Whoever finishes while no other writer is queued (or when the batch
-//!   is full) wakes the *flusher* task, which takes the connection and runs the one `COMMIT`, then
+//!   for the batch's outcome. Whoever finishes while no other writer is queued, when the batch is
+//!   full ([`MAX_BATCH`]) or when it has been open for its max age
+//!   ([`WriteLimits::batch_max_age`]) commits it before anyone else takes the connection: a task of
+//!   its own runs the one `COMMIT` (so it runs to its end even if the caller stops waiting), then
 //!   tells every member of the batch whether it is durable. A member whose batch failed gets an
 //!   error: nothing of it was written, and its caller may retry;
 //! - at light load a batch is one transaction, so nothing waits for company: the commit happens as
-//!   soon as the writer has no one queued behind it.
+//!   soon as the writer has no one queued behind it. Under a steady stream of writers the max age
+//!   ends every batch, so no acknowledgement waits longer than that (plus the last member's turn
+//!   and the `COMMIT`) for company;
+//! - a writer waits for the connection at most [`WriteLimits::wait_budget`]; past it, it is refused
+//!   with [`StoreError::Busy`] before it has written anything, instead of queueing without bound.
+//!   One that leaves the queue without its turn wakes the *flusher* task, as does a transaction
+//!   dropped without committing: a batch left to a writer that is gone is committed by it.
 //!
 //! A transaction's own reads see the writes of earlier members of its batch — exactly as if they
 //! had committed before it — and nothing else sees them until the batch commits.
@@ -23,12 +31,14 @@
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Instant;
+use std::time::Duration;
 
 use sqlx::{Connection, SqliteConnection};
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, watch};
+// tokio's clock, so tests can move it (paused time).
+use tokio::time::Instant;
 
-use super::StoreError;
+use super::{StoreError, WriteLimits};
 
 /// Most write transactions committed together.
 const MAX_BATCH: usize = 256;
@@ -48,6 +58,7 @@ pub(crate) struct Writer {
     /// Wakes the flusher.
     flush: Arc<Notify>,
     counters: Arc<Counters>,
+    limits: WriteLimits,
 }
 
 /// Running totals of the writer's work, read without taking the connection.
@@ -58,6 +69,7 @@ struct Counters {
     failed_batches: AtomicU64,
     held_micros: AtomicU64,
     commit_micros: AtomicU64,
+    refused: AtomicU64,
 }
 
 /// What the SQLite writer has done since the store was opened.
@@ -74,6 +86,9 @@ pub struct WriteStats {
     pub held_micros: u64,
     /// Microseconds spent in batches' `COMMIT`s (the fsyncs), during which no one can write.
     pub commit_micros: u64,
+    /// Write transactions refused with [`StoreError::Busy`]: they waited for the writer longer
+    /// than the wait budget, and nothing of them was written.
+    pub refused: u64,
 }
 
 impl std::fmt::Debug for Writer {
@@ -103,6 +118,8 @@ struct State {
     scope: Scope,
     /// Finished write transactions in the open database transaction, waiting for its `COMMIT`.
     members: usize,
+    /// When the open batch began (its `BEGIN IMMEDIATE`).
+    opened: Instant,
     /// Where the open batch's outcome is published.
     outcome: watch::Sender<Outcome>,
     counters: Arc<Counters>,
@@ -111,7 +128,7 @@ struct State {
 impl Writer {
     /// Wraps the (already migrated) write connection and starts its flusher on the current
     /// runtime. The flusher ends when the writer is dropped.
-    pub(crate) fn start(conn: SqliteConnection) -> Arc<Writer> {
+    pub(crate) fn start(conn: SqliteConnection, limits: WriteLimits) -> Arc<Writer> {
         let flush = Arc::new(Notify::new());
         let counters = Arc::new(Counters::default());
         let writer = Arc::new(Writer {
@@ -120,24 +137,33 @@ impl Writer {
                 open: false,
                 scope: Scope::Idle,
                 members: 0,
+                opened: Instant::now(),
                 outcome: watch::channel(None).0,
                 counters: Arc::clone(&counters),
             })),
             queued: AtomicUsize::new(0),
             flush: Arc::clone(&flush),
             counters,
+            limits,
         });
         tokio::spawn(flusher(Arc::downgrade(&writer), flush));
         writer
     }
 
-    /// Takes the connection (waiting behind earlier writers) and opens a write transaction.
+    /// Takes the connection (waiting behind earlier writers) and opens a write transaction; after
+    /// waiting longer than the wait budget, [`StoreError::Busy`] instead.
     pub(crate) async fn begin(self: &Arc<Self>) -> Result<WriteTx, StoreError> {
-        let guard = {
-            let _queued = Queued::enter(&self.queued);
-            Arc::clone(&self.state).lock_owned().await
+        let queued = Queued::enter(self);
+        // The mutex is fair, and a waiter that times out leaves its place without disturbing the
+        // others; a budget of zero still takes a free connection (the lock is tried first).
+        let Ok(guard) = tokio::time::timeout(self.limits.wait_budget, Arc::clone(&self.state).lock_owned()).await
+        else {
+            drop(queued);
+            self.counters.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(StoreError::Busy { retry_after: self.retry_after() });
         };
-        let mut tx = WriteTx { guard, writer: Arc::clone(self), finished: false, since: Instant::now() };
+        queued.served();
+        let mut tx = WriteTx { turn: Turn { writer: Arc::clone(self), since: Instant::now(), finished: false }, guard };
         tx.guard.settle_abandoned().await;
         if tx.guard.open {
             sqlx::query("SAVEPOINT krug_write").execute(&mut tx.guard.conn).await?;
@@ -145,9 +171,21 @@ impl Writer {
         } else {
             sqlx::query("BEGIN IMMEDIATE").execute(&mut tx.guard.conn).await?;
             tx.guard.open = true;
+            tx.guard.opened = Instant::now();
             tx.guard.scope = Scope::Whole;
         }
         Ok(tx)
+    }
+
+    /// When a refused writer may come back: the time the writers still queued need at the
+    /// writer's mean cost per acknowledged write so far (its turn plus its share of a `COMMIT`),
+    /// in whole seconds from 1 to 60. Measured, not guessed: a backlog of slow writes (or a slow
+    /// disk) asks for a longer pause than one of quick ones.
+    fn retry_after(&self) -> Duration {
+        let s = self.stats();
+        let per_write = s.held_micros.saturating_add(s.commit_micros) / s.transactions.max(1);
+        let queued = u64::try_from(self.queued.load(Ordering::SeqCst)).unwrap_or(u64::MAX);
+        Duration::from_secs(per_write.saturating_mul(queued).div_ceil(1_000_000).clamp(1, 60))
     }
 
     /// What the writer has done so far.
@@ -158,6 +196,7 @@ impl Writer {
             failed_batches: self.counters.failed_batches.load(Ordering::Relaxed),
             held_micros: self.counters.held_micros.load(Ordering::Relaxed),
             commit_micros: self.counters.commit_micros.load(Ordering::Relaxed),
+            refused: self.counters.refused.load(Ordering::Relaxed),
         }
     }
 
@@ -170,18 +209,32 @@ impl Writer {
 }
 
 /// Counts a writer as queued while it waits for the connection, also when its future is dropped.
-struct Queued<'a>(&'a AtomicUsize);
+/// One that leaves without its turn (refused, or its caller gave up) wakes the flusher: a
+/// finishing writer may have left the open batch to it, and the batch must not wait for a writer
+/// that is gone.
+struct Queued<'a> {
+    writer: &'a Writer,
+    served: bool,
+}
 
 impl<'a> Queued<'a> {
-    fn enter(count: &'a AtomicUsize) -> Queued<'a> {
-        count.fetch_add(1, Ordering::SeqCst);
-        Queued(count)
+    fn enter(writer: &'a Writer) -> Queued<'a> {
+        writer.queued.fetch_add(1, Ordering::SeqCst);
+        Queued { writer, served: false }
+    }
+
+    /// Leaves the queue with the connection.
+    fn served(mut self) {
+        self.served = true;
     }
 }
 
 impl Drop for Queued<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.writer.queued.fetch_sub(1, Ordering::SeqCst);
+        if !self.served {
+            self.writer.flush.notify_one();
+        }
     }
 }
 
@@ -252,7 +305,8 @@ impl State {
     }
 }
 
-/// Commits batches whenever a finishing writer asks it to (or one was abandoned).
+/// Undoes abandoned transactions and commits the batch they (or a writer that left the queue)
+/// leave behind, when woken.
 async fn flusher(writer: Weak<Writer>, flush: Arc<Notify>) {
     loop {
         flush.notified().await;
@@ -273,7 +327,14 @@ impl Drop for Writer {
 /// A write transaction holding the SQLite connection. Dropping it without
 /// [`WriteTx::commit`] undoes its writes (and only its writes).
 pub(crate) struct WriteTx {
+    // Declared first, so dropped first: the turn ends before the connection is handed on.
+    turn: Turn,
     guard: OwnedMutexGuard<State>,
+}
+
+/// A write transaction's turn at the connection. Ending, it adds its time to the writer's
+/// totals; ending unfinished, it has the flusher undo its writes.
+struct Turn {
     writer: Arc<Writer>,
     finished: bool,
     /// When it took the connection.
@@ -303,27 +364,37 @@ impl WriteTx {
 
     /// [`WriteTx::commit`] for a caller that has already run [`RELEASE`] on this connection
     /// (with its last writes, in one round trip).
-    pub(crate) async fn commit_released(mut self) -> Result<(), StoreError> {
-        self.guard.scope = Scope::Idle;
-        self.guard.members += 1;
-        let mut outcome = self.guard.outcome.subscribe();
-        let flush_now = self.writer.queued.load(Ordering::SeqCst) == 0 || self.guard.members >= MAX_BATCH;
-        let writer = Arc::clone(&self.writer);
-        self.finished = true;
-        drop(self);
-        if flush_now {
-            writer.flush.notify_one();
+    pub(crate) async fn commit_released(self) -> Result<(), StoreError> {
+        let WriteTx { mut turn, mut guard } = self;
+        guard.scope = Scope::Idle;
+        guard.members += 1;
+        let mut outcome = guard.outcome.subscribe();
+        let writer = &turn.writer;
+        let due = writer.queued.load(Ordering::SeqCst) == 0
+            || guard.members >= MAX_BATCH
+            || guard.opened.elapsed() >= writer.limits.batch_max_age;
+        turn.finished = true;
+        drop(turn);
+        if due {
+            // Committed before anyone else takes the connection, in a task of its own: once the
+            // batch's members count on this `COMMIT`, it must run to its end even if this caller
+            // stops waiting for it.
+            tokio::spawn(async move {
+                let mut state = guard;
+                state.flush().await;
+            });
+        } else {
+            drop(guard);
         }
         let result = match outcome.wait_for(Option::is_some).await {
             Ok(done) => done.clone().unwrap_or_else(|| Err("no outcome".into())),
             Err(_) => Err("the writer closed before the batch committed".into()),
         };
-        drop(writer);
         result.map_err(StoreError::CommitFailed)
     }
 }
 
-impl Drop for WriteTx {
+impl Drop for Turn {
     fn drop(&mut self) {
         self.writer.counters.held_micros.fetch_add(micros(self.since), Ordering::Relaxed);
         if !self.finished {
@@ -363,7 +434,16 @@ mod tests {
 
     use super::*;
 
+    /// Limits that never end a batch or refuse a writer within a test: the sharing a test asserts
+    /// must not depend on how fast the machine is.
+    const PATIENT: WriteLimits =
+        WriteLimits { wait_budget: Duration::from_secs(3_600), batch_max_age: Duration::from_secs(3_600) };
+
     async fn writer() -> Arc<Writer> {
+        writer_with(PATIENT).await
+    }
+
+    async fn writer_with(limits: WriteLimits) -> Arc<Writer> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:").unwrap().foreign_keys(true);
         let mut conn = connect(&options).await.unwrap();
         sqlx::raw_sql(
@@ -374,7 +454,7 @@ mod tests {
         .execute(&mut conn)
         .await
         .unwrap();
-        Writer::start(conn)
+        Writer::start(conn, limits)
     }
 
     async fn insert(tx: &mut WriteTx, id: i64) -> Result<(), StoreError> {
@@ -496,5 +576,90 @@ mod tests {
         insert(&mut c, 5).await.unwrap();
         c.commit().await.unwrap();
         assert_eq!(rows(&w).await, vec![5]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_writer_queued_longer_than_the_budget_is_refused_as_busy_and_writes_nothing() {
+        let w = writer_with(WriteLimits { wait_budget: Duration::from_secs(2), ..PATIENT }).await;
+        let mut a = w.begin().await.unwrap();
+        insert(&mut a, 1).await.unwrap();
+        let b = behind(&w, |w| async move {
+            let mut b = w.begin().await?;
+            insert(&mut b, 2).await?;
+            b.commit().await
+        })
+        .await;
+        // Everything now waits, so the paused clock runs on to the end of `b`'s budget (the
+        // earlier of the two deadlines: a writer that waited without bound would meet the other).
+        let refused = tokio::time::timeout(Duration::from_secs(3), b).await.expect("b waited past its budget").unwrap();
+        assert!(
+            matches!(refused, Err(StoreError::Busy { retry_after }) if retry_after >= Duration::from_secs(1)),
+            "{refused:?}"
+        );
+        assert_eq!(w.queued.load(Ordering::SeqCst), 0);
+        // The holder carries on and its batch commits without `b`.
+        a.commit().await.unwrap();
+        let s = w.stats();
+        assert_eq!((s.batches, s.transactions, s.failed_batches, s.refused), (1, 1, 0, 1));
+        assert_eq!(rows(&w).await, vec![1]);
+    }
+
+    #[tokio::test]
+    async fn a_zero_budget_still_takes_a_free_connection() {
+        let w = writer_with(WriteLimits { wait_budget: Duration::ZERO, ..PATIENT }).await;
+        let mut a = w.begin().await.unwrap();
+        insert(&mut a, 1).await.unwrap();
+        a.commit().await.unwrap();
+        assert_eq!(rows(&w).await, vec![1]);
+        assert_eq!(w.stats().refused, 0);
+    }
+
+    /// Takes the connection the way a writer does, and tells whether a batch is still open: after
+    /// a member has finished, it is open only if that member left the batch to the next writer.
+    async fn batch_left_open(w: &Arc<Writer>) -> (bool, usize) {
+        let state = w.state.lock().await;
+        (state.open, state.members)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_older_than_its_max_age_commits_although_writers_keep_arriving() {
+        let w = writer_with(WriteLimits { batch_max_age: Duration::from_millis(5), ..PATIENT }).await;
+        // A writer is queued all along: without the age bound no member would ever commit.
+        let arriving = Queued::enter(&w);
+        let mut a = w.begin().await.unwrap();
+        insert(&mut a, 1).await.unwrap();
+        tokio::time::advance(Duration::from_millis(3)).await;
+        let a = tokio::spawn(a.commit());
+        // Young: `a` leaves the batch open for the writer queued behind it.
+        assert_eq!(batch_left_open(&w).await, (true, 1));
+        assert_eq!(w.stats().batches, 0);
+
+        let mut b = w.begin().await.unwrap();
+        insert(&mut b, 2).await.unwrap();
+        tokio::time::advance(Duration::from_millis(3)).await;
+        let b = tokio::spawn(b.commit());
+        // 6 ms old when `b` finishes: committed at once, with a writer still queued to join.
+        assert_eq!(batch_left_open(&w).await, (false, 0));
+        let s = w.stats();
+        assert_eq!((s.batches, s.transactions), (1, 2));
+        a.await.unwrap().unwrap();
+        b.await.unwrap().unwrap();
+        drop(arriving);
+        assert_eq!(rows(&w).await, vec![1, 2]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_left_to_a_writer_that_gives_up_still_commits() {
+        let w = writer().await;
+        let arriving = Queued::enter(&w);
+        let mut a = w.begin().await.unwrap();
+        insert(&mut a, 1).await.unwrap();
+        let a = tokio::spawn(a.commit());
+        assert_eq!(batch_left_open(&w).await, (true, 1));
+        // The writer `a` left its batch to goes away without its turn (refused, or cancelled).
+        drop(arriving);
+        a.await.unwrap().unwrap();
+        assert_eq!(w.stats().batches, 1);
+        assert_eq!(rows(&w).await, vec![1]);
     }
 }

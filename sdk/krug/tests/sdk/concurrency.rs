@@ -1,8 +1,13 @@
 //! Concurrent writes for one member serialise: nothing is lost, nothing is doubled, nothing goes
 //! negative — on both stores.
 
-use krug::{RecordPurchase, RefundPurchase};
-use krug_testkit::backend_test;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use krug::pii::KeyRing;
+use krug::types::{IdGen, UuidV7};
+use krug::{Error, Krug, RecordPurchase, RefundPurchase, StoreError};
+use krug_testkit::{Backend, ManualClock, backend_test, tenants};
 
 use crate::common::*;
 
@@ -197,3 +202,83 @@ async fn a_postgres_deadlock_is_classified_as_contention_worth_a_retry() {
     };
     assert!(matches!(krug::StoreError::from(failed), krug::StoreError::Contention(_)));
 }
+
+/// An id generator that, once armed, stops in its next call until released. A purchase mints its
+/// first id inside its write transaction, after it has locked the account, so the armed purchase
+/// then holds the store — SQLite's writer, or the one PostgreSQL connection of the pool — for as
+/// long as the test wants, without a sleep.
+#[derive(Clone, Default)]
+struct Gate(Arc<Mutex<Option<Stop>>>);
+
+/// Where an armed gate says it has stopped, and what it waits for to go on.
+type Stop = (tokio::sync::oneshot::Sender<()>, std::sync::mpsc::Receiver<()>);
+
+impl Gate {
+    /// Arms the gate: the first receiver fires once a call has stopped; sending on the second lets
+    /// it go on.
+    fn arm(&self) -> (tokio::sync::oneshot::Receiver<()>, std::sync::mpsc::Sender<()>) {
+        let (stopped, on_stop) = tokio::sync::oneshot::channel();
+        let (go, on_go) = std::sync::mpsc::channel();
+        *self.0.lock().unwrap() = Some((stopped, on_go));
+        (on_stop, go)
+    }
+}
+
+impl IdGen for Gate {
+    fn next_uuid(&self) -> uuid::Uuid {
+        let armed = self.0.lock().unwrap().take();
+        if let Some((stopped, go)) = armed {
+            stopped.send(()).unwrap();
+            // Blocks this thread only: the worker hands its duties (other tasks, the I/O and timer
+            // driver) to another thread first.
+            tokio::task::block_in_place(|| go.recv()).unwrap();
+        }
+        UuidV7.next_uuid()
+    }
+}
+
+backend_test!(
+    async fn a_purchase_waiting_past_the_budget_is_refused_as_busy_and_writes_nothing(db: TestDb) {
+        let gate = Gate::default();
+        // One PostgreSQL connection, so the held purchase holds the whole pool, as SQLite's
+        // single writer is held. The budget has to cover opening a PostgreSQL connection; its
+        // size changes nothing else here, since the holder is held until the refusal is seen.
+        let builder = Krug::builder().clock(ManualClock::new(start())).ids(gate.clone());
+        let builder = match db.backend() {
+            Backend::Sqlite => builder.sqlite(db.url()),
+            Backend::Postgres => builder.postgres_with(db.url(), 1),
+        };
+        let krug = builder
+            .write_wait_budget(Duration::from_millis(500))
+            .tenant(tenants::svoy_krug(), KeyRing::from_toml_str(KEYS_V1).unwrap())
+            .build()
+            .await
+            .unwrap();
+        let tenant = tid("svoy-krug");
+        let anna = krug.register_member(&tenant, krug::RegisterMember::phone(phone(1))).await.unwrap();
+        let boris = krug.register_member(&tenant, krug::RegisterMember::phone(phone(2))).await.unwrap();
+
+        let (stopped, go) = gate.arm();
+        let holder = tokio::spawn({
+            let (krug, tenant) = (krug.clone(), tenant.clone());
+            async move { krug.record_purchase(&tenant, RecordPurchase::new(anna, biz("mindal"), rub(1_000), "H-1")).await }
+        });
+        stopped.await.unwrap();
+        let refused = krug.record_purchase(&tenant, RecordPurchase::new(boris, biz("mindal"), rub(2_000), "B-1")).await;
+        match refused {
+            Err(Error::Store(StoreError::Busy { retry_after })) => assert!(retry_after >= Duration::from_secs(1)),
+            other => panic!("expected a busy store, got {other:?}"),
+        }
+        go.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        assert_eq!(scalar_i64(&db, "SELECT COUNT(*) FROM purchases WHERE receipt_id = 'B-1'").await, 0);
+        assert_eq!(scalar_i64(&db, "SELECT COUNT(*) FROM purchases").await, 1);
+        if let Some(stats) = krug.write_stats() {
+            assert_eq!(stats.refused, 1);
+        }
+        // Nothing of the refused purchase stands in the way of its retry.
+        let retried =
+            krug.record_purchase(&tenant, RecordPurchase::new(boris, biz("mindal"), rub(2_000), "B-1")).await.unwrap();
+        assert_eq!(krug.verify_ledger(&tenant, boris).await.unwrap(), retried.cashback);
+    }
+);
