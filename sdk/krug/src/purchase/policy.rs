@@ -11,7 +11,7 @@ use super::model::{CouponLookup, CouponRedemption, Decision, PurchaseCommand, Sn
 use crate::coupon::{self, CouponCode, CouponError};
 use crate::error::{Error, Result};
 use crate::facade::{AppliedCoupon, Receipt};
-use crate::ledger::{Account, Credit, Ctx, Debit, EntryKind, LedgerError, Plan, Source, redemption_cap};
+use crate::ledger::{Credit, Ctx, Debit, EntryKind, LedgerError, Plan, Source, redemption_cap};
 use crate::offer::Sandbox;
 use crate::status;
 use crate::store::NewPurchase;
@@ -93,7 +93,7 @@ pub(crate) fn decide(
     if config.business(cmd.business).is_some_and(|b| b.medical) && !medical_consent {
         return Err(Error::MedicalConsentRequired);
     }
-    let mut account = Account { lots: account.lots, debt: account.debt };
+    let mut account = account;
     // The coupon is decided first: its discount lowers what the member is charged, and so
     // the redemption cap, the paid part, tier spend and the budget share (coupon/policy.rs).
     let coupon = match coupon {

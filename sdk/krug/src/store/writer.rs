@@ -146,6 +146,9 @@ impl Writer {
             counters,
             limits,
         });
+        // Per process by nature, not background work that needs a lease: the flusher serves this
+        // process's one SQLite connection (SQLite has one writer per file, so it never runs on
+        // several replicas), and it ends when the writer is dropped (it holds only a `Weak`).
         tokio::spawn(flusher(Arc::downgrade(&writer), flush));
         writer
     }
